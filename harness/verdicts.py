@@ -1,0 +1,95 @@
+"""The four verdicts and the exceptions that produce them. Blame is in the type, never in a message.
+
+=================  ==============================  ===============  ================  ===========
+exception          verdict                         pytest outcome   Allure status     exit code
+=================  ==============================  ===============  ================  ===========
+(none)             PASS                            passed           passed            0
+SutFailure         FAIL: the SUT broke a rule      failed           failed            1
+SutTimeout         FAIL: the SUT stayed silent     failed           failed            1
+Inconclusive       INCONCLUSIVE                    skipped          skipped           1
+HarnessError, any  ERROR: harness or configuration failed           broken            3
+other exception
+=================  ==============================  ===============  ================  ===========
+
+``SutFailure`` subclasses ``AssertionError`` so that pytest and Allure call it a failure; every other
+exception is an ERROR (Allure: broken). INCONCLUSIVE goes through ``pytest.skip`` with a ``INCONCLUSIVE:``
+prefix, and the verdict itself is written to the case's result file, which the CLI and reports read, so a
+skip is never mistaken for a pass nor a FAIL for a skip.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Verdict(str, enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """Where in the Part 6 table something happened: the step number and the requirement ids it checks."""
+
+    number: str = ""
+    title: str = ""
+    requirements: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if not self.number and not self.title:
+            return "before the first step"
+        text = f"step {self.number}" if self.number else "step"
+        if self.title:
+            text += f" ({self.title})"
+        if self.requirements:
+            text += f" [{', '.join(self.requirements)}]"
+        return text
+
+
+class SutFailure(AssertionError):
+    """The SUT broke a requirement: FAIL. Names the step, the requirement and quotes the frame."""
+
+    def __init__(self, reason: str, step: StepRef, requirement: str = "", frame: str | None = None) -> None:
+        self.reason = reason
+        self.step = step
+        self.requirement = requirement or ", ".join(step.requirements)
+        self.frame = frame
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        text = f"FAIL at {self.step}: {self.reason}"
+        if self.requirement:
+            text += f" (requirement {self.requirement})"
+        if self.frame is not None:
+            text += f"\n  offending frame: {self.frame}"
+        return text
+
+
+class SutTimeout(SutFailure):
+    """The SUT did not send what the step expects within the deadline: FAIL."""
+
+
+class Inconclusive(Exception):
+    """A precondition, an optional feature or a manual action is not available: INCONCLUSIVE."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"INCONCLUSIVE: {reason}")
+
+
+class HarnessError(Exception):
+    """The harness or its configuration failed: ERROR. The SUT is not to blame."""
+
+
+def verdict_of(error: BaseException | None) -> Verdict:
+    """The verdict an exception (or its absence) stands for."""
+    if error is None:
+        return Verdict.PASS
+    if isinstance(error, SutFailure):
+        return Verdict.FAIL
+    if isinstance(error, Inconclusive):
+        return Verdict.INCONCLUSIVE
+    return Verdict.ERROR
