@@ -175,7 +175,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.current.kind == "end":
-            raise self.fail("empty condition")
+            raise ConditionSyntaxError("empty condition", self.expr, 0)
         node = self.or_expr()
         if self.current.kind != "end":
             raise self.fail("expected 'and', 'or' or end of condition")
