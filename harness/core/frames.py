@@ -160,7 +160,7 @@ _EXPECTED_LENGTH = {MessageType.CALL: 4, MessageType.CALLRESULT: 3, MessageType.
 def parse(text: str) -> Frame:
     """Parse one WebSocket text message into a frame, or raise :class:`FrameError` saying what is wrong."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_non_json_constant)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"not valid JSON: {exc}", RpcErrorCode.RpcFrameworkError) from None
     message_type = _read_message_type(data)
@@ -184,6 +184,11 @@ def parse(text: str) -> Frame:
 def serialize(frame: Frame) -> str:
     """The compact JSON text of a frame (UTF-8 safe: non-ASCII text is kept, Part 4 §4.1.2)."""
     return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False)
+
+
+def _reject_non_json_constant(name: str) -> Any:
+    # Python's json module accepts NaN, Infinity and -Infinity; RFC 8259 JSON has no such tokens.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _read_message_type(data: Any) -> MessageType:
@@ -266,7 +271,7 @@ def _parse_call_error(data: list[Any], message_id: str) -> CallError:
     def broken(reason: str) -> FrameError:
         return FrameError(reason, RpcErrorCode.ProtocolError, message_id, MessageType.CALLERROR)
 
-    if code not in RpcErrorCode._value2member_map_:
+    if not isinstance(code, str) or code not in RpcErrorCode._value2member_map_:
         raise broken(f"errorCode {json.dumps(code)} is not one of the RPC framework error codes")
     if not isinstance(description, str):
         raise broken(f"errorDescription must be a string, got {json.dumps(description)}")

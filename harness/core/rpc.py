@@ -108,8 +108,12 @@ class RpcEndpoint:
 
     def send_result(self, call: Call, payload: dict[str, Any], *, invalid_on_purpose: bool = False) -> Outbound:
         """The CALLRESULT answering one of the peer's CALLs."""
-        self._take_unanswered(call)
-        violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
+        taken = self._take_unanswered(call)
+        try:
+            violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
+        except LocalProtocolError:
+            self.unanswered_calls[call.message_id] = taken  # nothing is sent: the CALL still waits
+            raise
         result = CallResult(call.message_id, payload)
         return Outbound(serialize(result), result, call.action, violations)
 
@@ -194,11 +198,13 @@ class RpcEndpoint:
         error = CallError(call.message_id, code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH])
         return Outbound(serialize(error), error, call.action)
 
-    def _take_unanswered(self, call: Call) -> None:
-        if self.unanswered_calls.pop(call.message_id, None) is None:
+    def _take_unanswered(self, call: Call) -> Call:
+        taken = self.unanswered_calls.pop(call.message_id, None)
+        if taken is None:
             raise LocalProtocolError(
                 f"the peer's CALL {call.action} ({call.message_id}) is not waiting for an answer"
             )
+        return taken
 
     def _check_own(
         self, action: str, kind: Kind, payload: dict[str, Any], invalid_on_purpose: bool

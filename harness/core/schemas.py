@@ -69,6 +69,13 @@ _ERROR_CODE_BY_KEYWORD: dict[str, RpcErrorCode] = {
 }
 
 
+_FORMAT_CHECKER = jsonschema.Draft6Validator.FORMAT_CHECKER
+
+
+def _is_date_time(value: str) -> bool:
+    return _FORMAT_CHECKER.conforms(value, "date-time")
+
+
 class SchemaSet:
     """The schemas of one OCPP version, compiled on first use per (action, kind)."""
 
@@ -92,7 +99,9 @@ class SchemaSet:
 
     @cache
     def _compiled(self, action: str, kind: Kind) -> Callable[[Any], Any]:
-        return fastjsonschema.compile(self.schema(action, kind))
+        # fastjsonschema's own date-time regex is laxer than jsonschema's RFC 3339 check (it takes "+0100",
+        # second 60, non-ASCII digits): use the same check so both validators give the same verdict.
+        return fastjsonschema.compile(self.schema(action, kind), formats={"date-time": _is_date_time})
 
     @cache
     def _full_validator(self, action: str, kind: Kind) -> jsonschema.Draft6Validator:

@@ -1,0 +1,169 @@
+"""Manual actions: the Part 6 steps a tool cannot do over OCPP ("Manual Action: Reboot the Charging
+Station", "Manually request CSMS to get data for …").
+
+One interface, three drivers:
+
+- :class:`PromptDriver` asks an operator at the terminal (bench use; human-scale timeout).
+- :class:`HookDriver` runs the vendor's automation: a shell command template or an HTTP webhook.
+- :class:`ReferenceDriver` drives the built-in reference SUT in-process.
+
+A driver that cannot perform an action raises :class:`ActionUnavailable`; the case becomes INCONCLUSIVE,
+never FAIL, because the SUT has not been asked anything yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import string
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
+
+from harness.verdicts import HarnessError
+
+ACTIONS: dict[str, str] = {
+    "reboot": "Reboot (power cycle) the Charging Station.",
+    "plug_in": "Connect the EV and EVSE: plug the cable into connector {connector_id} of EVSE {evse_id}.",
+    "unplug": "Disconnect the EV and EVSE: unplug the cable from connector {connector_id} of EVSE {evse_id}.",
+    "present_id_token": "Present idToken {id_token} (type {type}) at EVSE {evse_id}.",
+    "csms_get_variables": "Make the CSMS request {component}.{variable} from Charging Station {identity}.",
+    "csms_confirm_variable_read": (
+        "Check in the CSMS that it read {component}.{variable} = {value!r} from Charging Station {identity}."
+    ),
+    "csms_boot_pending": "Configure the CSMS to answer the next BootNotification with status Pending.",
+}
+"""Every action a case may ask for, with the instruction an operator reads."""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def instruction(self) -> str:
+        return ACTIONS[self.name].format(**self.params)
+
+    @property
+    def is_question(self) -> bool:
+        return self.name.startswith("csms_confirm")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a driver reports; ``confirmed`` answers a question action (True / False), else None."""
+
+    confirmed: bool | None = None
+
+
+class ActionUnavailable(Exception):
+    """The configured driver cannot perform this action: the case is INCONCLUSIVE."""
+
+
+class ActionDriver(Protocol):
+    async def perform(self, action: Action) -> ActionResult: ...
+
+
+class PromptDriver:
+    """Asks an operator on the terminal and waits for Enter (or y/n for a question), within ``timeout``."""
+
+    def __init__(self, timeout: float, read_line: Callable[[], Awaitable[str]] | None = None) -> None:
+        self.timeout = timeout
+        self._read_line = read_line or _read_stdin_line
+
+    async def perform(self, action: Action) -> ActionResult:
+        suffix = " Answer y or n, then Enter: " if action.is_question else " Press Enter when done: "
+        print(f"\n>>> MANUAL ACTION ({self.timeout:.0f} s): {action.instruction}{suffix}", file=sys.stderr, flush=True)
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = (await self._read_line()).strip().lower()
+        except TimeoutError:
+            raise ActionUnavailable(f"no operator performed {action.name!r} within {self.timeout:.0f} s") from None
+        if action.is_question:
+            return ActionResult(confirmed=answer in ("y", "yes"))
+        return ActionResult()
+
+
+async def _read_stdin_line() -> str:
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ActionUnavailable("no terminal to prompt an operator on (stdin is not a TTY)")
+    return await asyncio.to_thread(sys.stdin.readline)
+
+
+class HookDriver:
+    """Runs the vendor's automation hook for an action.
+
+    ``commands`` maps an action name to a shell command template (``{evse_id}``, ``{id_token}`` … are
+    filled in, shell-quoted); exit status 0 means done (for a question: yes), anything else no.
+    ``webhook`` is a URL that receives ``POST {"action": name, "params": {...}}`` and answers 2xx, with
+    an optional JSON body ``{"confirmed": true|false}``. An action with neither is unavailable.
+    """
+
+    def __init__(self, commands: dict[str, str], webhook: str | None, timeout: float) -> None:
+        self.commands = commands
+        self.webhook = webhook
+        self.timeout = timeout
+
+    async def perform(self, action: Action) -> ActionResult:
+        if action.name in self.commands:
+            return await self._run_command(action)
+        if self.webhook:
+            return await asyncio.to_thread(self._post, action)
+        raise ActionUnavailable(f"no hook is configured for the manual action {action.name!r}")
+
+    async def _run_command(self, action: Action) -> ActionResult:
+        template = self.commands[action.name]
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        missing = fields - action.params.keys()
+        if missing:
+            raise HarnessError(f"hook for {action.name!r} uses unknown fields {sorted(missing)}")
+        command = template.format(**{k: shlex.quote(str(v)) for k, v in action.params.items()})
+        process = await asyncio.create_subprocess_shell(command)
+        try:
+            async with asyncio.timeout(self.timeout):
+                status = await process.wait()
+        except TimeoutError:
+            process.kill()
+            raise ActionUnavailable(f"hook for {action.name!r} did not finish within {self.timeout:.0f} s") from None
+        if action.is_question:
+            return ActionResult(confirmed=status == 0)
+        if status != 0:
+            raise ActionUnavailable(f"hook for {action.name!r} exited with status {status}")
+        return ActionResult()
+
+    def _post(self, action: Action) -> ActionResult:
+        body = json.dumps({"action": action.name, "params": action.params}).encode()
+        request = urllib.request.Request(
+            self.webhook or "", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read().decode() or "{}"
+        except (urllib.error.URLError, TimeoutError) as error:
+            raise ActionUnavailable(f"webhook for {action.name!r} failed: {error}") from None
+        confirmed = json.loads(text).get("confirmed")
+        return ActionResult(confirmed=bool(confirmed) if action.is_question else None)
+
+
+class Performer(Protocol):
+    """A reference SUT: ``perform(name, params)`` drives it in-process."""
+
+    async def perform(self, name: str, params: dict[str, object]) -> bool | None: ...
+
+
+class ReferenceDriver:
+    """Performs actions on the built-in reference SUT."""
+
+    def __init__(self, sut: Performer) -> None:
+        self.sut = sut
+
+    async def perform(self, action: Action) -> ActionResult:
+        try:
+            answer = await self.sut.perform(action.name, dict(action.params))
+        except NotImplementedError:
+            raise ActionUnavailable(f"the reference SUT cannot perform {action.name!r}") from None
+        return ActionResult(confirmed=answer if action.is_question else None)

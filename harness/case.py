@@ -1,0 +1,336 @@
+"""The test-case API: what a Part 6 case talks to. It reads like the table.
+
+    with case.step("1", "The Charging Station sends a BootNotificationRequest", "B01.FR.01"):
+        boot = await case.expect("BootNotification")
+    case.verify(boot, {"reason": "PowerUp"})
+
+Every SUT CALL is answered at once by the case's responders (``case.respond``), recorded, and kept until
+a step consumes it with ``expect``, so messages that Part 6 §2.1 lets arrive in any order are all accepted.
+Every wait is bounded by a timeout of the SUT configuration and wakes on events, never on a clock tick.
+A frame that breaks Part 4 or its schema fails the case at the next wait, quoting the frame and naming
+the step it arrived in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailable
+from harness.config import SutConfig
+from harness.core.frames import Call, CallError, CallResult, RpcErrorCode
+from harness.core.rpc import Inbound, LocalProtocolError, Outbound
+from harness.roles import Link
+from harness.session import Connection, ConnectionClosedDuringCall, ErrorReply, Reply
+from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
+from harness.matching import describe_mismatches, mismatches
+from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
+
+Responder = Reply | Callable[[Call], Reply]
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """The Part 6 header of a case."""
+
+    id: str
+    title: str
+    role: str
+    use_cases: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+
+
+@dataclass
+class Received:
+    """A CALL the SUT sent during the case."""
+
+    call: Call
+    raw: str
+    step: StepRef
+    connection: int
+    consumed: bool = False
+
+
+class StepObserver:
+    """Where step starts and ends are reported (the pytest plugin forwards them to Allure)."""
+
+    def step_started(self, step: StepRef) -> None:
+        return None
+
+    def step_finished(self, step: StepRef, error: BaseException | None) -> None:
+        return None
+
+
+@dataclass
+class Case:
+    """One running test case against one SUT."""
+
+    info: CaseInfo
+    link: Link
+    config: SutConfig
+    actions: ActionDriver
+    responders: dict[str, Responder]
+    observer: StepObserver = field(default_factory=StepObserver)
+
+    def __post_init__(self) -> None:
+        self.trace = Trace(self.info.id, identity=self.config.identity)
+        self.received: list[Received] = []
+        self.current_step = StepRef()
+        self._changed = asyncio.Event()
+        self._raw: dict[tuple[int, str], str] = {}
+        self._sut_failures: list[SutFailure] = []
+        self._harness_errors: list[Exception] = []
+        self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
+        self._outbound_direction = CSMS_TO_CS if self.info.role == "cs" else CS_TO_CSMS
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def step(self, number: str, title: str, *requirements: str) -> Iterator[StepRef]:
+        """A numbered Part 6 step; failures inside it name it and its requirement ids."""
+        ref = StepRef(number, title, requirements)
+        previous, self.current_step = self.current_step, ref
+        self.observer.step_started(ref)
+        error: BaseException | None = None
+        try:
+            yield ref
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self.observer.step_finished(ref, error)
+            self.current_step = previous
+
+    # -- answering the SUT ---------------------------------------------------------------------------
+
+    def respond(self, action: str, reply: Responder) -> None:
+        """From now on, answer the SUT's ``action`` CALLs with ``reply`` (a payload, an ErrorReply, or a function)."""
+        self.responders[action] = reply
+
+    # -- waiting for the SUT -------------------------------------------------------------------------
+
+    async def expect(
+        self,
+        action: str,
+        where: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        requirement: str = "",
+    ) -> Call:
+        """The next not yet consumed CALL ``action`` from the SUT matching ``where``; FAIL when none comes."""
+        return await self.expect_any([(action, where or {})], timeout, requirement)
+
+    async def expect_any(
+        self, options: list[tuple[str, dict[str, Any]]], timeout: float | None = None, requirement: str = ""
+    ) -> Call:
+        """The first not yet consumed CALL that matches one of ``(action, where)`` — for steps Part 6 lets the
+        SUT do with one message or another (StatusNotification or NotifyEvent)."""
+        timeout = self.config.timeouts.message if timeout is None else timeout
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    changed = self._changed
+                    self._raise_pending()
+                    found = self._find(options)
+                    if found is not None:
+                        found.consumed = True
+                        return found.call
+                    await changed.wait()
+        except TimeoutError:
+            raise SutTimeout(self._timeout_reason(options, timeout), self.current_step, requirement) from None
+
+    def forget_received(self) -> None:
+        """Set aside every SUT CALL received so far: what a later step expects must come after this point."""
+        for item in self.received:
+            item.consumed = True
+
+    async def expect_none(
+        self, action: str, where: dict[str, Any] | None = None, within: float | None = None, requirement: str = ""
+    ) -> None:
+        """FAIL if the SUT sends ``action`` (matching ``where``) within ``within`` seconds, counting from now."""
+        within = self.config.timeouts.silence if within is None else within
+        start = len(self.received)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while True:
+                    changed = self._changed
+                    self._raise_pending()
+                    for item in self.received[start:]:
+                        if item.call.action == action and not mismatches(item.call.payload, where or {}):
+                            raise SutFailure(
+                                f"the SUT sent {action} although it must not", self.current_step, requirement, item.raw
+                            )
+                    await changed.wait()
+        self._raise_pending()
+
+    async def connection(self, timeout: float | None = None, newer_than: int = 0) -> Connection:
+        """The open connection to the SUT (the next one, with ``newer_than``); FAIL if the SUT does not connect."""
+        timeout = self.config.timeouts.message if timeout is None else timeout
+        try:
+            return await self.link.wait_for_connection(timeout, newer_than)
+        except TimeoutError:
+            raise SutTimeout(
+                f"the SUT did not open a WebSocket connection within {timeout:.0f} s", self.current_step
+            ) from None
+
+    # -- calling the SUT -----------------------------------------------------------------------------
+
+    async def call(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        requirement: str = "",
+        invalid_on_purpose: bool = False,
+        error_allowed: bool = False,
+    ) -> CallResult | CallError:
+        """Send a CALL and return the SUT's answer. A CALLERROR is a FAIL unless ``error_allowed``."""
+        self._raise_pending()
+        timeout = self.config.timeouts.response if timeout is None else timeout
+        connection = await self.connection()
+        try:
+            answer = await connection.call(action, payload, timeout, invalid_on_purpose=invalid_on_purpose)
+        except LocalProtocolError as error:
+            raise HarnessError(str(error)) from None
+        except TimeoutError:
+            raise SutTimeout(
+                f"no answer to {action} within {timeout:.0f} s", self.current_step, requirement
+            ) from None
+        except ConnectionClosedDuringCall as error:
+            raise SutFailure(f"{error} ({action})", self.current_step, requirement) from None
+        self._raise_pending()
+        frame = answer.frame
+        if isinstance(frame, CallError) and not error_allowed:
+            raise SutFailure(
+                f"the SUT answered {action} with CALLERROR {frame.error_code}", self.current_step, requirement, answer.raw
+            )
+        assert isinstance(frame, (CallResult, CallError))
+        return frame
+
+    async def drop_connection(self) -> Connection:
+        """Close the WebSocket from the harness's side (a connection loss, as the SUT sees it)."""
+        connection = await self.connection()
+        self.trace.event("harness closes the connection", connection=connection.number)
+        await connection.close(1001, "connection loss simulated by the harness")
+        return connection
+
+    # -- checking --------------------------------------------------------------------------------------
+
+    def verify(self, message: Call | CallResult, expected: dict[str, Any], requirement: str = "") -> None:
+        """FAIL unless every ``path: expectation`` holds for the message's payload (see harness.matching)."""
+        problems = mismatches(message.payload, expected)
+        if problems:
+            raise SutFailure(describe_mismatches(problems), self.current_step, requirement, self._quote(message))
+
+    def require(self, condition: bool, reason: str, message: Call | CallResult | None = None, requirement: str = "") -> None:
+        """FAIL with ``reason`` unless ``condition`` holds."""
+        if not condition:
+            raise SutFailure(reason, self.current_step, requirement, self._quote(message) if message else None)
+
+    # -- manual actions --------------------------------------------------------------------------------
+
+    async def manual(self, name: str, **params: Any) -> ActionResult:
+        """A Part 6 "Manual Action". INCONCLUSIVE when the configured driver cannot perform it."""
+        action = Action(name, params)
+        self.trace.event("manual action", action=name, params=params, instruction=action.instruction)
+        try:
+            async with asyncio.timeout(self.config.timeouts.manual_action):
+                return await self.actions.perform(action)
+        except ActionUnavailable as error:
+            raise Inconclusive(str(error)) from None
+        except TimeoutError:
+            raise Inconclusive(
+                f"the manual action {name!r} was not done within {self.config.timeouts.manual_action:.0f} s"
+            ) from None
+
+    # -- the link calls these ----------------------------------------------------------------------------
+
+    def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None:
+        direction = self._inbound_direction if inbound else self._outbound_direction
+        self.trace.frame(item, direction, connection.number, str(self.current_step))
+        if item.frame is not None:
+            raw = item.raw if isinstance(item, Inbound) else item.text
+            self._raw[(item.frame.message_type, item.frame.message_id)] = raw
+        if isinstance(item, Inbound):
+            self._account(connection, item)
+        self._wake()
+
+    def reply_to(self, connection: Connection, call: Call) -> Reply:
+        responder = self.responders.get(call.action)
+        if responder is None:
+            return ErrorReply(RpcErrorCode.NotSupported, f"the harness does not handle {call.action} in {self.info.id}")
+        return responder(call) if callable(responder) else responder
+
+    def on_closed(self, connection: Connection) -> None:
+        self.trace.event("connection closed", connection=connection.number, code=connection.close_code)
+        self._wake()
+
+    def on_harness_error(self, connection: Connection, error: Exception) -> None:
+        self._harness_errors.append(error)
+        self.trace.event("harness error", error=repr(error))
+        self._wake()
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _account(self, connection: Connection, inbound: Inbound) -> None:
+        if not inbound.is_compliant:
+            reasons = list(inbound.problems) + [f"schema: {v}" for v in inbound.violations]
+            what = f"{inbound.action} " if inbound.action else ""
+            self._sut_failures.append(
+                SutFailure(
+                    f"the SUT's {what}frame breaks OCPP 2.0.1: " + "; ".join(reasons),
+                    self.current_step,
+                    "Part 4 §4 / JSON schema",
+                    inbound.raw,
+                )
+            )
+        if isinstance(inbound.frame, Call) and inbound.auto_reply is None:
+            self.received.append(Received(inbound.frame, inbound.raw, self.current_step, connection.number))
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _raise_pending(self) -> None:
+        if self._harness_errors:
+            raise HarnessError(f"the harness failed while answering the SUT: {self._harness_errors[0]!r}")
+        if self._sut_failures:
+            raise self._sut_failures[0]
+
+    def _find(self, options: list[tuple[str, dict[str, Any]]]) -> Received | None:
+        for item in self.received:
+            if item.consumed:
+                continue
+            for action, where in options:
+                if item.call.action == action and not mismatches(item.call.payload, where):
+                    return item
+        return None
+
+    def _timeout_reason(self, options: list[tuple[str, dict[str, Any]]], timeout: float) -> str:
+        wanted = " or ".join(action + (f" with {json.dumps(where, default=str)}" if where else "") for action, where in options)
+        reason = f"the SUT did not send {wanted} within {timeout:.0f} s"
+        for action, where in options:
+            near = [item for item in self.received if item.call.action == action and not item.consumed]
+            if near and where:
+                detail = describe_mismatches(mismatches(near[-1].call.payload, where))
+                reason += f"; the last {action} received did not match: {detail}; frame: {near[-1].raw}"
+        closed = [r for r in self.trace.records if r.get("event") == "connection closed"]
+        if closed:
+            reason += f"; the connection closed at {closed[-1]['timestamp']}"
+        return reason
+
+    def _quote(self, message: Call | CallResult | None) -> str | None:
+        """The frame as it went over the wire, for a verdict."""
+        if message is None:
+            return None
+        raw = self._raw.get((message.message_type, message.message_id))
+        return raw or json.dumps(message.to_list(), ensure_ascii=False)
+
+    def finish(self) -> None:
+        """Raise what is still pending: a frame that broke the rules after the last wait is still a FAIL."""
+        self._raise_pending()
+
+

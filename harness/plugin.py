@@ -1,0 +1,206 @@
+"""The pytest plugin: a thin skin over :mod:`harness.environment` and :mod:`harness.case`.
+
+Options (each mirrored by an ini key of the same name with dashes as underscores):
+``--ocpp-sut reference|FILE``, ``--ocpp-role cs|csms`` (with the reference SUT), ``--ocpp-fault NAME``
+(repeatable; switches a fault of the reference SUT on), ``--ocpp-report-dir DIR`` (traces and results).
+
+A test case is an ``async def`` decorated with :func:`harness.testcase.testcase`; it takes the ``case``
+fixture. The plugin runs it on the session's event loop (the fake CSMS or station lives for the session,
+so a real SUT stays connected between cases), turns its exception into a verdict, writes the JSONL trace
+and the verdict under the report folder, and attaches both to the Allure result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+import allure
+import pytest
+import pytest_asyncio
+
+from harness import config as sut_config
+from harness.case import Case, CaseInfo, StepObserver
+from harness.environment import Environment
+from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, Verdict, verdict_of
+
+MARKER = "ocpp_case"
+_CASE_KEY = pytest.StashKey[Case]()
+_ERROR_KEY = pytest.StashKey[BaseException]()
+
+_OPTIONS = {
+    "ocpp_sut": ("reference", "'reference' or the path of a SUT configuration file (TOML)"),
+    "ocpp_role": ("", "role of the reference SUT: cs or csms (a SUT file names its own)"),
+    "ocpp_report_dir": ("reports/latest", "folder for traces and per-case results"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ocpp", "OCPP 2.0.1 conformance")
+    for name, (default, help_text) in _OPTIONS.items():
+        group.addoption("--" + name.replace("_", "-"), dest=name, default=None, help=help_text)
+        parser.addini(name, help_text, default=default)
+    group.addoption("--ocpp-fault", dest="ocpp_fault", action="append", default=[], help="switch a reference SUT fault on")
+
+
+def option(config: pytest.Config, name: str) -> str:
+    value = config.getoption(name)
+    return value if value is not None else str(config.getini(name))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(info): a Part 6 test case (set by harness.testcase.testcase)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    role = _sut_config(config).role
+    for item in items:
+        marker = item.get_closest_marker(MARKER)
+        if marker is None:
+            continue
+        item.add_marker(pytest.mark.asyncio(loop_scope="session"))
+        info: CaseInfo = marker.args[0]
+        if info.role != role:
+            item.add_marker(pytest.mark.skip(reason=f"not applicable: {info.id} tests a {info.role.upper()}, the SUT is a {role.upper()}"))
+
+
+def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
+    cached = getattr(config, "_ocpp_sut_config", None)
+    if cached is not None:
+        return cached
+    sut = option(config, "ocpp_sut")
+    faults = tuple(config.getoption("ocpp_fault") or ())
+    if sut == "reference":
+        role = option(config, "ocpp_role") or "cs"
+        loaded = sut_config.reference_config(role, faults)
+    else:
+        loaded = sut_config.load(Path(sut))
+        if faults:
+            raise pytest.UsageError("--ocpp-fault only applies to the reference SUT")
+    config._ocpp_sut_config = loaded  # type: ignore[attr-defined]
+    return loaded
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    sut = _sut_config(config)
+    faults = f", faults: {', '.join(sut.faults)}" if sut.faults else ""
+    return f"ocpp-conformance: OCPP 2.0.1, SUT {sut.role.upper()} ({sut.source}){faults}"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def ocpp_environment(pytestconfig: pytest.Config) -> AsyncIterator[Environment]:
+    """The harness's role and, for the reference, the SUT: started once for the session."""
+    environment = await Environment.start(_sut_config(pytestconfig))
+    try:
+        yield environment
+    finally:
+        await environment.stop()
+
+
+@pytest.fixture
+def ocpp_report_dir(pytestconfig: pytest.Config) -> Path:
+    folder = Path(option(pytestconfig, "ocpp_report_dir"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def case(request: pytest.FixtureRequest, ocpp_environment: Environment) -> AsyncIterator[Case]:
+    """The running Part 6 case, attached to the SUT for the duration of the test."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        raise HarnessError("the 'case' fixture is for functions decorated with @testcase")
+    info: CaseInfo = marker.args[0]
+    _label_allure(info, ocpp_environment)
+    running = ocpp_environment.new_case(info, _AllureSteps())
+    request.node.stash[_CASE_KEY] = running
+    running.trace.event("case started", case=info.id, title=info.title)
+    try:
+        yield running
+    finally:
+        ocpp_environment.end_case()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Turn the case's outcome into its verdict; write and attach the trace whatever happened."""
+    error: BaseException | None = None
+    try:
+        result = yield
+        running = item.stash.get(_CASE_KEY, None)
+        if running is not None:
+            running.finish()
+        return result
+    except BaseException as exc:
+        error = exc
+        item.stash[_ERROR_KEY] = exc
+        if isinstance(exc, Inconclusive):
+            raise pytest.skip.Exception(str(exc), _use_item_location=True) from exc
+        raise
+    finally:
+        running = item.stash.get(_CASE_KEY, None)
+        if running is not None:
+            _record(item, running, error)
+
+
+def _record(item: pytest.Item, running: Case, error: BaseException | None) -> None:
+    verdict = verdict_of(error)
+    result = _result(running, verdict, error)
+    running.trace.event("verdict", **result)
+    folder = Path(option(item.config, "ocpp_report_dir"))
+    trace_path = running.trace.write(folder / "traces")
+    results = folder / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{running.info.id}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    allure.dynamic.label("verdict", verdict.value)
+    allure.attach(running.trace.to_jsonl(), name=f"{running.info.id}.jsonl", attachment_type=allure.attachment_type.JSON)
+    item.user_properties.extend([("case_id", running.info.id), ("verdict", verdict.value), ("trace", str(trace_path))])
+
+
+def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dict[str, Any]:
+    result: dict[str, Any] = {"id": running.info.id, "role": running.info.role, "verdict": verdict.value}
+    if isinstance(error, SutFailure):
+        result.update(
+            step=str(error.step), requirement=error.requirement, reason=error.reason, frame=error.frame
+        )
+    elif error is not None:
+        result["reason"] = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+    return result
+
+
+def _label_allure(info: CaseInfo, environment: Environment) -> None:
+    allure.dynamic.id(info.id)
+    allure.dynamic.title(f"{info.id} {info.title}")
+    allure.dynamic.label("ocpp_version", "2.0.1")
+    allure.dynamic.label("role", "Charging Station" if info.role == "cs" else "CSMS")
+    allure.dynamic.parent_suite("SUT = Charging Station" if info.role == "cs" else "SUT = CSMS")
+    allure.dynamic.suite(f"Block {info.id.split('_')[1]}")
+    allure.dynamic.sub_suite(info.id)
+    for use_case in info.use_cases:
+        allure.dynamic.story(use_case)
+    for requirement in info.requirements:
+        allure.dynamic.label("requirement", requirement)
+    allure.dynamic.parameter("sut", environment.config.source)
+    if environment.config.basic_auth_password:
+        allure.dynamic.parameter("basic_auth_password", environment.config.basic_auth_password, mode=allure.parameter_mode.MASKED)
+
+
+class _AllureSteps(StepObserver):
+    """Each Part 6 step becomes an Allure step named with its number and requirement ids."""
+
+    def __init__(self) -> None:
+        self._open: list[Any] = []
+
+    def step_started(self, step: StepRef) -> None:
+        context = allure.step(str(step))
+        context.__enter__()
+        self._open.append(context)
+
+    def step_finished(self, step: StepRef, error: BaseException | None) -> None:
+        context = self._open.pop()
+        if error is None:
+            context.__exit__(None, None, None)
+        else:
+            context.__exit__(type(error), error, error.__traceback__)
+

@@ -1,0 +1,141 @@
+"""One OCPP-J connection over a ``websockets`` connection: the asyncio skin over :mod:`harness.core.rpc`.
+
+The connection reads every text the peer sends, lets the core account for it, answers the peer's CALLs at
+once through its :class:`Listener` (a SUT must not wait on the harness), and resolves the harness's own
+CALL when its answer arrives. It never decides a verdict: it reports everything to the listener, which is
+the running case (or, between cases, a listener that only answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.asyncio.connection import Connection as WebSocket
+from websockets.exceptions import ConnectionClosed
+
+from harness.core.frames import Call, CallError, RpcErrorCode, serialize
+from harness.core.rpc import Inbound, Outbound, RpcEndpoint
+from harness.core.schemas import SchemaSet
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """Answer a CALL with a CALLERROR instead of a CALLRESULT."""
+
+    code: RpcErrorCode
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Reply = dict[str, Any] | ErrorReply
+
+
+class Listener(Protocol):
+    """Who hears about a connection's frames and answers the peer's CALLs."""
+
+    def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None: ...
+
+    def reply_to(self, connection: Connection, call: Call) -> Reply: ...
+
+    def on_closed(self, connection: Connection) -> None: ...
+
+    def on_harness_error(self, connection: Connection, error: Exception) -> None: ...
+
+
+class Connection:
+    """An OCPP-J connection. ``number`` counts the connections of one link from 1."""
+
+    def __init__(self, websocket: WebSocket, number: int, schemas: SchemaSet, listener: Listener) -> None:
+        self.websocket = websocket
+        self.number = number
+        self.listener = listener
+        self.endpoint = RpcEndpoint(schemas)
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+        self._answer: asyncio.Future[Inbound] | None = None
+        self._send_lock = asyncio.Lock()
+
+    async def serve(self) -> None:
+        """Read until the connection closes. Returns normally when it does, whoever closed it."""
+        try:
+            async for message in self.websocket:
+                text = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+                await self._handle(text)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.websocket.close_code
+            self.closed.set()
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_exception(ConnectionClosedDuringCall(self.close_code))
+            self.listener.on_closed(self)
+
+    async def call(
+        self, action: str, payload: dict[str, Any], timeout: float, *, invalid_on_purpose: bool = False
+    ) -> Inbound:
+        """Send a CALL and wait for its CALLRESULT or CALLERROR (TimeoutError after ``timeout`` seconds)."""
+        outbound = self.endpoint.send_call(action, payload, invalid_on_purpose=invalid_on_purpose)
+        self._answer = asyncio.get_running_loop().create_future()
+        await self._send(outbound)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._answer
+        except TimeoutError:
+            self.endpoint.forget_outstanding_call()
+            raise
+        finally:
+            self._answer = None
+
+    async def send_raw(self, text: str) -> None:
+        """Send a text as it is: only for cases that must put a malformed frame on the wire on purpose."""
+        await self.websocket.send(text)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.websocket.close(code, reason)
+        await self.closed.wait()
+
+    async def _handle(self, text: str) -> None:
+        inbound = self.endpoint.receive(text)
+        self.listener.on_frame(self, inbound, inbound=True)
+        if inbound.auto_reply is not None:
+            await self._send(inbound.auto_reply)
+        elif isinstance(inbound.frame, Call) and inbound.frame.message_id in self.endpoint.unanswered_calls:
+            await self._answer_call(inbound.frame)
+        elif inbound.answers is not None and self._answer is not None and not self._answer.done():
+            self._answer.set_result(inbound)
+
+    async def _answer_call(self, call: Call) -> None:
+        try:
+            reply = self.listener.reply_to(self, call)
+            if isinstance(reply, ErrorReply):
+                outbound = self.endpoint.send_error(call, reply.code, reply.description, reply.details)
+            else:
+                outbound = self.endpoint.send_result(call, reply)
+        except Exception as error:  # a responder's bug must not stop the connection, nor blame the SUT
+            self.listener.on_harness_error(self, error)
+            self.endpoint.unanswered_calls.pop(call.message_id, None)
+            outbound = Outbound(*_internal_error(call))
+        await self._send(outbound)
+
+    async def _send(self, outbound: Outbound) -> None:
+        self.listener.on_frame(self, outbound, inbound=False)
+        async with self._send_lock:
+            try:
+                await self.websocket.send(outbound.text)
+            except ConnectionClosed:
+                pass
+
+
+def _internal_error(call: Call) -> tuple[str, CallError, str]:
+    error = CallError(call.message_id, RpcErrorCode.InternalError.value, "the harness failed to answer")
+    return serialize(error), error, call.action
+
+
+class ConnectionClosedDuringCall(ConnectionError):
+    """The connection closed while the harness waited for the answer to its CALL."""
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(f"the connection closed (code {code}) before the CALL was answered")
+        self.code = code

@@ -1,0 +1,22 @@
+"""The decorator that makes an ``async def`` a Part 6 test case."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import pytest
+
+from harness.case import CaseInfo
+from harness.plugin import MARKER
+
+
+def testcase(
+    case_id: str, title: str, use_cases: Sequence[str] = (), requirements: Sequence[str] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a test function as the Part 6 case ``case_id`` (its role is the id's suffix, _CS or _CSMS)."""
+    role = "csms" if case_id.endswith("_CSMS") else "cs"
+    info = CaseInfo(case_id, title, role, tuple(use_cases), tuple(requirements))
+    return pytest.mark.__getattr__(MARKER)(info)
+
+
+testcase.__test__ = False  # type: ignore[attr-defined]

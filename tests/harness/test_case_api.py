@@ -1,0 +1,157 @@
+"""The case API against a scripted Charging Station: verdicts for good and bad SUT behaviour, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from harness.actions import ActionResult
+from harness.case import Case, CaseInfo
+from harness.config import Timeouts, reference_config
+from harness.responders import csms_defaults
+from harness.roles import Answering, CsmsEndpoint, FakeCsms
+from harness.verdicts import HarnessError, SutFailure, SutTimeout
+
+BOOT = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
+FAST = Timeouts(response=1.0, message=1.0, manual_action=1.0, silence=0.3)
+
+
+class NoActions:
+    async def perform(self, action: object) -> ActionResult:
+        return ActionResult()
+
+
+@pytest.fixture
+async def fake_csms() -> AsyncIterator[FakeCsms]:
+    config = reference_config("cs", timeouts=FAST)
+    csms = FakeCsms(CsmsEndpoint(port=0), Answering(csms_defaults(config)))
+    await csms.start()
+    yield csms
+    await csms.stop()
+
+
+@pytest.fixture
+def case(fake_csms: FakeCsms) -> Case:
+    config = reference_config("cs", timeouts=FAST)
+    running = Case(CaseInfo("TC_X_00_CS", "scripted", "cs"), fake_csms, config, NoActions(), csms_defaults(config))
+    fake_csms.attach(running)
+    return running
+
+
+async def station(csms: FakeCsms, subprotocols: list[str] | None = None) -> ClientConnection:
+    return await connect(f"{csms.url}/CS001", subprotocols=subprotocols or ["ocpp2.0.1"])
+
+
+async def test_expect_returns_the_call_and_answers_it(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "BootNotification", BOOT]))
+        boot = await case.expect("BootNotification")
+        answer = json.loads(await ws.recv())
+    assert boot.payload == BOOT
+    assert answer[0] == 3 and answer[1] == "1" and answer[2]["status"] == "Accepted"
+
+
+async def test_messages_in_any_order_are_all_found(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
+        await ws.recv()
+        await ws.send(json.dumps([2, "2", "BootNotification", BOOT]))
+        await case.expect("BootNotification")
+        await case.expect("Heartbeat")
+
+
+async def test_silent_sut_gives_a_timeout_fail_naming_the_step(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms):
+        with case.step("3", "The Charging Station sends a BootNotificationRequest", "B01.FR.01"):
+            with pytest.raises(SutTimeout) as failure:
+                await case.expect("BootNotification")
+    assert "step 3" in str(failure.value) and "B01.FR.01" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "text, quoted",
+    [
+        ("garbage that is not JSON", "not valid JSON"),
+        ('{"not": "an array"}', "non-empty JSON array"),
+        (json.dumps([3, "no-such-call", {}]), "answers no CALL"),
+        (json.dumps([2, "1", "BootNotification", {"reason": "Nope"}]), "schema"),
+        (json.dumps([2, "1", "NoSuchAction", {}]), "not an OCPP 2.0.1 action"),
+    ],
+)
+async def test_bad_frames_fail_the_case_with_the_frame_quoted(
+    fake_csms: FakeCsms, case: Case, text: str, quoted: str
+) -> None:
+    async with await station(fake_csms) as ws:
+        await ws.send(text)
+        with pytest.raises(SutFailure) as failure:
+            await case.expect("BootNotification")
+    assert quoted in failure.value.reason
+    assert failure.value.frame == text
+
+
+async def test_closed_socket_mid_call_is_a_fail_not_a_hang(fake_csms: FakeCsms, case: Case) -> None:
+    ws = await station(fake_csms)
+    await case.connection()
+
+    async def close_soon() -> None:
+        await ws.recv()
+        await ws.close()
+
+    closer = asyncio.create_task(close_soon())
+    with pytest.raises(SutFailure, match="closed"):
+        await case.call("GetVariables", {"getVariableData": [{"component": {"name": "X"}, "variable": {"name": "Y"}}]})
+    await closer
+
+
+async def test_expect_none_fails_when_the_message_comes(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms) as ws:
+        await case.connection()
+        await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
+        with pytest.raises(SutFailure, match="must not"):
+            await case.expect_none("Heartbeat")
+
+
+async def test_verify_names_every_mismatch(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "BootNotification", BOOT]))
+        boot = await case.expect("BootNotification")
+    with pytest.raises(SutFailure) as failure:
+        case.verify(boot, {"reason": "Triggered", "chargingStation.model": "M", "chargingStation.serialNumber": "S"})
+    assert "reason must be 'Triggered'" in failure.value.reason
+    assert "serialNumber must be 'S', is absent" in failure.value.reason
+    assert failure.value.frame == json.dumps([2, "1", "BootNotification", BOOT])
+
+
+async def test_an_invalid_harness_payload_is_an_error_not_a_fail(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms):
+        with pytest.raises(HarnessError):
+            await case.call("Reset", {"type": "Sometime"})
+
+
+async def test_a_responder_bug_is_an_error(fake_csms: FakeCsms, case: Case) -> None:
+    case.respond("Heartbeat", lambda call: {"currentTime": 42})
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
+        answer = json.loads(await ws.recv())
+        with pytest.raises(HarnessError):
+            await case.expect("Heartbeat")
+    assert answer[2] == "InternalError"
+
+
+async def test_station_without_subprotocol_is_closed(fake_csms: FakeCsms) -> None:
+    async with await connect(f"{fake_csms.url}/CS001") as ws:
+        assert ws.subprotocol is None
+        await ws.wait_closed()
+    assert fake_csms.rejections[-1].reason.startswith("no ocpp2.0.1")
+
+
+async def test_unknown_identity_gets_404(fake_csms: FakeCsms) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{fake_csms.url}/CS999", subprotocols=["ocpp2.0.1"])
+    assert refused.value.response.status_code == 404
