@@ -183,7 +183,7 @@ def parse(text: str) -> Frame:
 
 def serialize(frame: Frame) -> str:
     """The compact JSON text of a frame (UTF-8 safe: non-ASCII text is kept, Part 4 §4.1.2)."""
-    return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _reject_non_json_constant(name: str) -> Any:

@@ -73,7 +73,8 @@ _FORMAT_CHECKER = jsonschema.Draft6Validator.FORMAT_CHECKER
 
 
 def _is_date_time(value: str) -> bool:
-    return _FORMAT_CHECKER.conforms(value, "date-time")
+    # jsonschema's RFC 3339 pattern ends in "$", which lets a trailing newline through.
+    return not value.endswith("\n") and _FORMAT_CHECKER.conforms(value, "date-time")
 
 
 class SchemaSet:
