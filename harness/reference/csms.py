@@ -1,0 +1,215 @@
+"""Reference CSMS: the SUT the harness's CSMS-side cases (…_CSMS) are proven against.
+
+A WebSocket server on loopback: OCPP-J handshake rules (subprotocol ocpp2.0.1, HTTP Basic auth of security
+profile 1, 404 for an unknown identity) are enforced in `process_request` / `select_subprotocol`, then one
+`CsmsChargePoint` per connection answers the station. Everything it receives is logged in `received` so tests can
+wait for a message instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ocpp.v201 import call
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from harness.reference.csms_handlers import CsmsChargePoint
+from harness.reference.faults import CSMS_FAULTS, checked
+from harness.reference.transport import MAX_MESSAGE_SIZE, SUBPROTOCOL
+
+FAULTS = CSMS_FAULTS
+LOGGER = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass
+class CsmsSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    known_identities: set[str] = field(default_factory=lambda: {"CS001"})
+    basic_auth_password: str | None = None
+    heartbeat_interval: int = 300
+    boot_pending_first: bool = False
+    id_tokens: dict[str, str] = field(
+        default_factory=lambda: {
+            "VALID001": "Accepted",
+            "BLOCKED001": "Blocked",
+            "EXPIRED001": "Expired",
+            "INVALID001": "Invalid",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Received:
+    """One CALL the CSMS received, with its payload as it was on the wire (camelCase)."""
+
+    identity: str
+    action: str
+    payload: dict[str, Any]
+
+
+def _identity(path: str) -> str:
+    """The station identity is the last segment of the connection URL (Part 4 §3.1.1)."""
+    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """Agree on ocpp2.0.1 or answer 101 without the header (Part 4 §3.1.2); the handler then closes."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+class ReferenceCsms:
+    """The reference CSMS; `perform` carries out the manual actions of docs/design.md."""
+
+    def __init__(self, settings: CsmsSettings, faults: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.faults = checked(faults, FAULTS)
+        self.received: list[Received] = []
+        self.boot_pending = settings.boot_pending_first
+        self.pending_answered: set[str] = set()
+        self.registration: dict[str, str] = {}
+        self._variables: dict[tuple[str, str, str], str] = {}
+        self._stations: dict[str, CsmsChargePoint] = {}
+        self._refused: set[str] = set()
+        self._server: Server | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        self._server = await serve(
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            subprotocols=[SUBPROTOCOL],
+            select_subprotocol=_select_subprotocol,
+            process_request=self._process_request,
+            compression=None,
+            max_size=MAX_MESSAGE_SIZE,
+            close_timeout=1,
+        )
+        self.settings.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener and every connection; idempotent and bounded."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            LOGGER.warning("reference CSMS did not close within %s s", STOP_TIMEOUT_S)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.port}"
+
+    # ----------------------------------------------------------------- manual actions
+
+    async def perform(self, name: str, params: dict[str, object]) -> bool | None:
+        if name == "csms_get_variables":
+            await self._get_variables(str(params.get("identity", "CS001")), str(params["component"]), str(params["variable"]))
+            return None
+        if name == "csms_confirm_variable_read":
+            key = (str(params.get("identity", "CS001")), str(params["component"]), str(params["variable"]))
+            return key in self._variables and self._variables[key] == str(params["value"])
+        if name == "csms_boot_pending":
+            self.boot_pending = True
+            self.pending_answered.clear()
+            return None
+        raise NotImplementedError(f"the reference CSMS cannot perform {name!r}")
+
+    async def _get_variables(self, identity: str, component: str, variable: str) -> None:
+        """B06: GetVariablesRequest for one variable; an Accepted value is stored for the later confirmation."""
+        station = self._stations.get(identity)
+        if station is None:
+            raise ValueError(f"station {identity!r} is not connected")
+        asked = "HeartbeatInterval" if "getvariables_wrong_variable" in self.faults else variable
+        response = await station.call(
+            call.GetVariables(get_variable_data=[{"component": {"name": component}, "variable": {"name": asked}}]),
+            suppress=False,
+        )
+        for result in response.get_variable_result:
+            if result["attribute_status"] == "Accepted" and "does_not_store_variable" not in self.faults:
+                key = (identity, result["component"]["name"], result["variable"]["name"])
+                self._variables[key] = result.get("attribute_value", "")
+
+    # ----------------------------------------------------------------- observation (tests)
+
+    def record(self, identity: str, action: str, payload: dict[str, Any]) -> None:
+        self.received.append(Received(identity, action, payload))
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[list[Received]], bool]) -> None:
+        """Return once `predicate(received)` holds; callers bound it with asyncio.timeout."""
+        while not predicate(self.received):
+            await self._changed.wait()
+
+    async def drop_connection(self, identity: str, refuse_reconnect: bool) -> None:
+        """Close the station's WebSocket, as the OCTT does in TC_E_40_CS; optionally refuse reconnects (HTTP 503)."""
+        if refuse_reconnect:
+            self._refused.add(identity)
+        station = self._stations.get(identity)
+        if station is not None:
+            await station.connection.close()
+
+    def accept_reconnect(self, identity: str) -> None:
+        self._refused.discard(identity)
+
+    # ----------------------------------------------------------------- WebSocket
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        identity = _identity(request.path)
+        if identity not in self.settings.known_identities:
+            return connection.respond(HTTPStatus.NOT_FOUND, "unknown charging station\n")
+        if self.settings.basic_auth_password is not None and not self._authorized(identity, request.headers):
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "basic authentication required\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP"'
+            return response
+        if identity in self._refused:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "reconnect refused\n")
+        return None
+
+    def _authorized(self, identity: str, headers: Headers) -> bool:
+        """A00.FR.204: username must be the identity in the URL and the password the configured one."""
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            username, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return username == identity and password == self.settings.basic_auth_password
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        if connection.subprotocol != SUBPROTOCOL:
+            await connection.close(1002, "ocpp2.0.1 subprotocol required")
+            return
+        identity = _identity(connection.request.path if connection.request else "")
+        station = CsmsChargePoint(identity, connection, self)
+        previous = self._stations.get(identity)
+        self._stations[identity] = station
+        if previous is not None:
+            await previous.connection.close()
+        try:
+            await station.start()
+        except ConnectionClosed:
+            LOGGER.info("%s disconnected", identity)
+        finally:
+            if self._stations.get(identity) is station:
+                del self._stations[identity]

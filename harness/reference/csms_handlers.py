@@ -1,0 +1,123 @@
+"""The reference CSMS's answers to station-initiated messages, on `ocpp.v201.ChargePoint`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ocpp.exceptions import SecurityError
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import (
+    Action,
+    AuthorizationStatusEnumType,
+    DataTransferStatusEnumType,
+    RegistrationStatusEnumType,
+)
+from websockets.asyncio.server import ServerConnection
+
+from harness.reference.transport import now
+
+if TYPE_CHECKING:
+    from harness.reference.csms import ReferenceCsms
+
+PENDING_INTERVAL_S = 1  # short on purpose: the station retries the boot after it
+ALLOWED_WHILE_PENDING = {Action.boot_notification, Action.notify_report, Action.notify_monitoring_report}
+
+
+class CsmsChargePoint(ChargePoint):
+    """The CSMS side of one station connection; shared state lives in the `ReferenceCsms`."""
+
+    def __init__(self, identity: str, connection: ServerConnection, csms: ReferenceCsms) -> None:
+        super().__init__(identity, connection)
+        self._csms = csms
+        if "schema_invalid_response" in csms.faults:
+            self.route_map[Action.boot_notification]["_skip_schema_validation"] = True
+
+    @property
+    def connection(self) -> ServerConnection:
+        return self._connection  # type: ignore[no-any-return]
+
+    async def _handle_call(self, msg: Any) -> Any:
+        """B02.FR.09 / B03.FR.07: while Pending or Rejected, other requests get a SecurityError. A station this CSMS
+        has not seen boot yet is let through: it may have been accepted before the CSMS restarted."""
+        self._csms.record(self.id, msg.action, msg.payload)
+        status = self._csms.registration.get(self.id)
+        if status == RegistrationStatusEnumType.rejected and msg.action != Action.boot_notification:
+            raise SecurityError(details={"cause": "BootNotification was rejected"})
+        if status == RegistrationStatusEnumType.pending and msg.action not in ALLOWED_WHILE_PENDING:
+            raise SecurityError(details={"cause": "BootNotification is pending"})
+        return await super()._handle_call(msg)
+
+    def _token_status(self, id_token: dict[str, Any]) -> str:
+        status = self._csms.settings.id_tokens.get(id_token["id_token"], AuthorizationStatusEnumType.unknown)
+        if status == AuthorizationStatusEnumType.blocked and "blocked_token_accepted" in self._csms.faults:
+            return AuthorizationStatusEnumType.accepted
+        return status
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, charging_station: dict[str, Any], reason: str, **_: Any) -> call_result.BootNotification:
+        """B01/B02: Accepted with the heartbeat interval, or Pending first when so configured."""
+        csms = self._csms
+        interval: Any = csms.settings.heartbeat_interval
+        if "rejects_boot" in csms.faults:
+            status = RegistrationStatusEnumType.rejected
+        elif (
+            csms.boot_pending
+            and self.id not in csms.pending_answered
+            and "boot_accepted_instead_of_pending" not in csms.faults
+        ):
+            status, interval = RegistrationStatusEnumType.pending, PENDING_INTERVAL_S
+            csms.pending_answered.add(self.id)
+        else:
+            status = RegistrationStatusEnumType.accepted
+        csms.registration[self.id] = status
+        if "schema_invalid_response" in csms.faults:
+            interval = str(interval)
+        return call_result.BootNotification(current_time=now(), interval=interval, status=status)
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=now())
+
+    @on(Action.status_notification)
+    def on_status_notification(self, **_: Any) -> call_result.StatusNotification:
+        return call_result.StatusNotification()
+
+    @on(Action.notify_event)
+    def on_notify_event(self, **_: Any) -> call_result.NotifyEvent:
+        return call_result.NotifyEvent()
+
+    @on(Action.notify_report)
+    def on_notify_report(self, **_: Any) -> call_result.NotifyReport:
+        return call_result.NotifyReport()
+
+    @on(Action.security_event_notification)
+    def on_security_event_notification(self, **_: Any) -> call_result.SecurityEventNotification:
+        return call_result.SecurityEventNotification()
+
+    @on(Action.meter_values)
+    def on_meter_values(self, **_: Any) -> call_result.MeterValues:
+        return call_result.MeterValues()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status_notification(self, **_: Any) -> call_result.FirmwareStatusNotification:
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.authorize)
+    def on_authorize(self, id_token: dict[str, Any], **_: Any) -> call_result.Authorize:
+        """C01.FR.07: the status configured for the idToken; an unknown idToken is Unknown."""
+        return call_result.Authorize(id_token_info={"status": self._token_status(id_token)})
+
+    @on(Action.transaction_event)
+    def on_transaction_event(self, id_token: dict[str, Any] | None = None, **_: Any) -> call_result.TransactionEvent:
+        """E01/E02: idTokenInfo whenever the request carries an idToken (E02.FR.09)."""
+        if id_token is None or "transaction_event_no_id_token_info" in self._csms.faults:
+            return call_result.TransactionEvent()
+        return call_result.TransactionEvent(id_token_info={"status": self._token_status(id_token)})
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
+        """P02.FR.06: no vendor extension is implemented, so every vendorId is unknown."""
+        if "datatransfer_accepted" in self._csms.faults:
+            return call_result.DataTransfer(status=DataTransferStatusEnumType.accepted)
+        return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)

@@ -1,0 +1,502 @@
+"""Reference Charging Station: the SUT the harness's station-side cases (…_CS) are proven against.
+
+It keeps one WebSocket to the CSMS at a time and reconnects after a loss with the back-off of
+OCPPCommCtrlr.RetryBackOff* (never below `reconnect_backoff`). Per power cycle it boots once (B01-B03); a reconnect
+without reboot does not boot again but delivers the TransactionEvents queued while offline (E11).
+
+Three kinds of work run concurrently:
+- the connection task: connect, boot, then heartbeat and deliver queued TransactionEvents until the link drops;
+- the action worker: manual actions and remote starts/stops, one at a time, in the order they were requested;
+- the sampler: MeterValuePeriodic events at SampledDataCtrlr.TxUpdatedInterval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp.v201 import call
+from ocpp.v201.enums import (
+    AuthorizationStatusEnumType,
+    BootReasonEnumType,
+    ConnectorStatusEnumType,
+    EventNotificationEnumType,
+    EventTriggerEnumType,
+    MessageTriggerEnumType,
+    ReasonEnumType,
+    RegistrationStatusEnumType,
+    TriggerReasonEnumType,
+)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from harness.reference.device_model import ComponentKey, DeviceModel, VariableKey
+from harness.reference.faults import STATION_FAULTS, checked
+from harness.reference.station_handlers import StationChargePoint
+from harness.reference.transactions import TransactionEngine
+from harness.reference.transport import MAX_MESSAGE_SIZE, SUBPROTOCOL, basic_auth_header, now
+
+FAULTS = STATION_FAULTS
+LOGGER = logging.getLogger(__name__)
+BOOT_RETRY_FALLBACK_S = 30  # when the CSMS sends interval 0 while Pending/Rejected
+STOP_TIMEOUT_S = 5.0
+
+
+class Offline(Exception):
+    """No accepted connection to the CSMS: the message cannot be delivered now."""
+
+
+@dataclass
+class StationSettings:
+    csms_url: str
+    identity: str = "CS001"
+    basic_auth_password: str | None = None
+    vendor_name: str = "OCPP Conformance"
+    model: str = "Reference Station"
+    firmware_version: str = "0.1.0"
+    serial_number: str = "REF-0001"
+    evses: dict[int, list[int]] = field(default_factory=lambda: {1: [1]})
+    valid_id_tokens: frozenset[str] = frozenset()  # authorized locally only while offline (AuthCtrlr.LocalAuthorizeOffline)
+    reconnect_backoff: float = 0.1
+
+
+@dataclass
+class _Link:
+    """The current accepted connection; `closed` completes when it drops, failing calls still in flight."""
+
+    charge_point: StationChargePoint
+    closed: asyncio.Future[None]
+
+
+class ReferenceStation:
+    """The reference Charging Station; see the module docstring for its structure."""
+
+    def __init__(self, settings: StationSettings, faults: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.faults = checked(faults, FAULTS)
+        self._config_changed = asyncio.Event()
+        self.device_model = DeviceModel(settings.evses, on_change=self._notify_config_changed)
+        self.engine = TransactionEngine(
+            settings.evses, self.device_model, self.faults, self._queue_transaction_event, lambda: self._link is None
+        )
+        self.registration: RegistrationStatusEnumType | None = None
+        self.reset_when_idle = False
+        self._boot_reason = BootReasonEnumType.power_up
+        self._boot_trigger = asyncio.Event()
+        self._link: _Link | None = None
+        self._current: _Link | None = None
+        self._ready = False
+        self._event_ids = itertools.count(1)
+        self._offline_since: float | None = time.monotonic()
+        self._tx_queue: deque[call.TransactionEvent] = deque()
+        self._tx_queued = asyncio.Event()
+        self._connector_status = {
+            (evse_id, connector_id): ConnectorStatusEnumType.available
+            for evse_id, connectors in settings.evses.items()
+            for connector_id in connectors
+        }
+        self._reported_status: dict[tuple[int, int], ConnectorStatusEnumType] = {}
+        self._actions: asyncio.Queue[Coroutine[Any, Any, None]] = asyncio.Queue()
+        self._connection_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start connecting and booting in the background; returns without waiting for the boot result."""
+        if self._connection_task is not None:
+            return
+        self._connection_task = asyncio.create_task(self._connect_forever(), name=f"{self.settings.identity}-link")
+        self.spawn(self._work())
+        self.spawn(self._sample())
+        await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        """Cancel everything and close the socket; idempotent and bounded by STOP_TIMEOUT_S."""
+        tasks = [task for task in (self._connection_task, *self._tasks) if task is not None and not task.done()]
+        self._connection_task = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        while not self._actions.empty():
+            self._actions.get_nowait().close()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run `coroutine` as a task that stop() cancels."""
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOGGER.info("%s: background task ended: %r", self.settings.identity, task.exception())
+
+    def enqueue(self, action: Coroutine[Any, Any, None]) -> None:
+        """Hand an action to the worker: actions run one at a time, in request order."""
+        self._actions.put_nowait(action)
+
+    @property
+    def online(self) -> bool:
+        """Connected, accepted and done with the post-boot / post-reconnect reports."""
+        return self._ready
+
+    async def wait_online(self, online: bool = True) -> None:
+        """Wait until the station has (or has lost) an accepted connection; for tests that cut the link."""
+        while self.online != online:
+            await self._wait_config_change(None)
+
+    # ----------------------------------------------------------------- manual actions
+
+    async def perform(self, name: str, params: dict[str, object]) -> bool | None:
+        """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
+        if name == "reboot":
+            self.enqueue(self.reboot(BootReasonEnumType.power_up))
+        elif name == "plug_in":
+            self.enqueue(self._plug_in(int(params.get("evse_id", 1)), int(params.get("connector_id", 1))))
+        elif name == "unplug":
+            self.enqueue(self._unplug(int(params.get("evse_id", 1))))
+        elif name == "present_id_token":
+            id_token = {"id_token": str(params["id_token"]), "type": str(params.get("type", "ISO14443"))}
+            self.enqueue(self._present_id_token(int(params.get("evse_id", 1)), id_token))
+        else:
+            raise NotImplementedError(f"the reference station cannot perform {name!r}")
+        return None
+
+    async def _work(self) -> None:
+        while True:
+            action = await self._actions.get()
+            try:
+                await action
+            except Exception:
+                LOGGER.exception("action failed")
+
+    async def _plug_in(self, evse_id: int, connector_id: int) -> None:
+        if "occupied_not_reported" not in self.faults:
+            await self._connector_changed(evse_id, connector_id, ConnectorStatusEnumType.occupied)
+        self.engine.plugged_in(evse_id, connector_id)
+
+    async def _unplug(self, evse_id: int) -> None:
+        connector_id = self.engine.evses[evse_id].connector_id
+        if connector_id is None:
+            return
+        await self._connector_changed(evse_id, connector_id, ConnectorStatusEnumType.available)
+        self.engine.unplugged(evse_id)
+        self._reboot_if_idle()
+
+    async def _present_id_token(self, evse_id: int, id_token: dict[str, Any]) -> None:
+        """C01: the same idToken again stops the transaction (E06); another one is authorized first."""
+        evse = self.engine.evses[evse_id]
+        if evse.transaction is not None and evse.id_token == id_token:
+            await self.stop_transaction(evse_id, TriggerReasonEnumType.stop_authorized, ReasonEnumType.local)
+        elif await self._authorize(id_token):
+            self.engine.authorized(evse_id, id_token)
+
+    async def remote_start(self, evse_id: int, id_token: dict[str, Any], remote_start_id: int) -> None:
+        """F01: authorize first only if AuthCtrlr.AuthorizeRemoteStart is true."""
+        if self.device_model.value("AuthCtrlr", "AuthorizeRemoteStart") == "true" and not await self._authorize(id_token):
+            return
+        self.engine.authorized(evse_id, id_token, TriggerReasonEnumType.remote_start, remote_start_id)
+
+    async def stop_transaction(self, evse_id: int, trigger: TriggerReasonEnumType, reason: ReasonEnumType) -> None:
+        self.engine.stop_authorized(evse_id, trigger, reason)
+        self._reboot_if_idle()
+
+    async def _authorize(self, id_token: dict[str, Any]) -> bool:
+        """AuthorizeRequest when online; offline, the configured tokens when LocalAuthorizeOffline is true."""
+        try:
+            response = await self._call(call.Authorize(id_token=id_token))
+        except Offline:
+            local = self.device_model.value("AuthCtrlr", "LocalAuthorizeOffline") == "true"
+            return local and id_token["id_token"] in self.settings.valid_id_tokens
+        return response is not None and response.id_token_info["status"] == AuthorizationStatusEnumType.accepted
+
+    async def reboot(self, reason: BootReasonEnumType) -> None:
+        """Power cycle: drop the link, end transactions, forget the registration, boot again with `reason`."""
+        if reason == BootReasonEnumType.remote_reset:
+            self.engine.end_all(TriggerReasonEnumType.reset_command, ReasonEnumType.immediate_reset)
+        else:
+            self.engine.end_all(TriggerReasonEnumType.abnormal_condition, ReasonEnumType.power_loss)
+        self.reset_when_idle = False
+        if self._connection_task is not None:
+            self._connection_task.cancel()
+            await asyncio.wait([self._connection_task], timeout=STOP_TIMEOUT_S)
+        self.registration = None
+        self._boot_reason = reason
+        self._reported_status.clear()
+        self._connection_task = asyncio.create_task(self._connect_forever(), name=f"{self.settings.identity}-link")
+
+    def _reboot_if_idle(self) -> None:
+        if self.reset_when_idle and not self.engine.busy:
+            self.enqueue(self.reboot(BootReasonEnumType.remote_reset))
+
+    # ----------------------------------------------------------------- connection
+
+    async def _connect_forever(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with connect(
+                    f"{self.settings.csms_url}/{self.settings.identity}",
+                    subprotocols=[SUBPROTOCOL],
+                    additional_headers=self._auth_headers(),
+                    compression=None,
+                    max_size=MAX_MESSAGE_SIZE,
+                    open_timeout=10,
+                    close_timeout=1,
+                ) as connection:
+                    attempt = 0
+                    await self._session(connection)
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as error:
+                LOGGER.info("%s: connection lost or refused: %r", self.settings.identity, error)
+            except Exception:
+                LOGGER.exception("%s: session failed (invalid answer from the CSMS?); reconnecting", self.settings.identity)
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    def _auth_headers(self) -> dict[str, str]:
+        password = self.settings.basic_auth_password
+        return {} if password is None else {"Authorization": basic_auth_header(self.settings.identity, password)}
+
+    def _backoff(self, attempt: int) -> float:
+        """RetryBackOffWaitMinimum doubled RetryBackOffRepeatTimes times at most (RandomRange is 0 here)."""
+        minimum = max(self.settings.reconnect_backoff, self.device_model.integer("OCPPCommCtrlr", "RetryBackOffWaitMinimum"))
+        return float(minimum * 2 ** min(attempt, self.device_model.integer("OCPPCommCtrlr", "RetryBackOffRepeatTimes")))
+
+    async def _session(self, connection: ClientConnection) -> None:
+        if connection.subprotocol != SUBPROTOCOL:
+            await connection.close(1002, "ocpp2.0.1 subprotocol not agreed")
+            return
+        timeout = self.device_model.integer("OCPPCommCtrlr", "MessageTimeout", "Default")
+        charge_point = StationChargePoint(self, connection, response_timeout=timeout)
+        reader = asyncio.create_task(charge_point.start())
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        reader.add_done_callback(lambda _: closed.done() or closed.set_result(None))
+        workers: list[asyncio.Task[Any]] = [reader]
+        self._current = _Link(charge_point, closed)
+        try:
+            fresh_boot = self.registration != RegistrationStatusEnumType.accepted
+            if fresh_boot:
+                await self._race(self._boot(charge_point), closed)
+            offline_for = time.monotonic() - (self._offline_since or time.monotonic())
+            self._set_link(self._current)
+            await self._flush_transactions()
+            everything = fresh_boot or offline_for > self.device_model.integer("OCPPCommCtrlr", "OfflineThreshold")
+            if fresh_boot and "no_status_notification_after_boot" in self.faults:
+                self._reported_status = dict(self._connector_status)
+                everything = False
+            await self._report_connectors(everything)
+            if fresh_boot:
+                await self._call(call.SecurityEventNotification(type="StartupOfTheDevice", timestamp=now()))
+            workers += [asyncio.create_task(self._deliver_transactions()), asyncio.create_task(self._heartbeat())]
+            self._ready = True
+            self._notify_config_changed()
+            await reader
+        except Offline:
+            pass
+        finally:
+            self._current = None
+            self._ready = False
+            self._set_link(None)
+            for task in workers:
+                task.cancel()
+            await asyncio.wait(workers, timeout=STOP_TIMEOUT_S)
+            for task in workers[1:]:
+                if task.done() and not task.cancelled():
+                    task.exception()
+
+    @staticmethod
+    async def _race(work: Awaitable[Any], closed: asyncio.Future[None]) -> Any:
+        """Await `work` unless the connection closes first (then Offline): a call in flight never waits for its
+        response timeout on a dead socket."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait([task, closed], return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:
+            task.cancel()
+            raise Offline
+        return task.result()
+
+    def _set_link(self, link: _Link | None) -> None:
+        self._link = link
+        if link is None and self._offline_since is None:
+            self._offline_since = time.monotonic()
+        elif link is not None:
+            self._offline_since = None
+        self._notify_config_changed()
+
+    async def _boot(self, charge_point: StationChargePoint) -> None:
+        """B01-B03: BootNotification until Accepted; in between only what the CSMS asks for (Pending) or nothing."""
+        reason = self._boot_reason
+        while True:
+            self._boot_trigger.clear()
+            response = await charge_point.call(
+                call.BootNotification(
+                    charging_station={
+                        "model": self.settings.model,
+                        "vendor_name": self.settings.vendor_name,
+                        "firmware_version": self.settings.firmware_version,
+                        "serial_number": self.settings.serial_number,
+                    },
+                    reason=reason,
+                )
+            )
+            self.registration = RegistrationStatusEnumType(response.status)
+            if self.registration == RegistrationStatusEnumType.accepted:
+                self.device_model.write(
+                    ComponentKey("OCPPCommCtrlr"), VariableKey("HeartbeatInterval"), str(response.interval)
+                )
+                return
+            if self.registration == RegistrationStatusEnumType.rejected and "sends_messages_while_rejected" in self.faults:
+                await charge_point.call(call.Heartbeat())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(response.interval or BOOT_RETRY_FALLBACK_S):
+                    await self._boot_trigger.wait()
+                reason = BootReasonEnumType.triggered
+
+    def trigger_boot(self) -> None:
+        """TriggerMessage(BootNotification) while Pending: resend before the interval expires (B02, F06)."""
+        self._boot_trigger.set()
+
+    async def _heartbeat(self) -> None:
+        """B01.FR.04 / G02: Heartbeat every OCPPCommCtrlr.HeartbeatInterval seconds (0 = off); follows changes."""
+        while True:
+            interval = self.device_model.integer("OCPPCommCtrlr", "HeartbeatInterval")
+            if await self._wait_config_change(interval if interval > 0 else None):
+                continue
+            await self._call(call.Heartbeat())
+
+    async def _wait_config_change(self, timeout: float | None) -> bool:
+        """True if the configuration or the link changed before `timeout` seconds passed."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._config_changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _notify_config_changed(self) -> None:
+        """Wake every waiter once: set the current event and give later waiters a fresh one."""
+        self._config_changed.set()
+        self._config_changed = asyncio.Event()
+
+    async def _call(self, payload: Any, skip_schema_validation: bool = False) -> Any:
+        """Send a CALL on the accepted connection; Offline if there is none or it drops before the answer."""
+        link = self._link
+        if link is None:
+            raise Offline
+        return await self._race(link.charge_point.call(payload, skip_schema_validation=skip_schema_validation), link.closed)
+
+    # ----------------------------------------------------------------- transaction events
+
+    def _queue_transaction_event(self, event: call.TransactionEvent) -> None:
+        self._tx_queue.append(event)
+        self._tx_queued.set()
+
+    async def _flush_transactions(self) -> None:
+        """Deliver queued TransactionEvents in creation (= seqNo) order; an event leaves the queue once answered."""
+        if "drops_queued_events" in self.faults and any(event.offline for event in self._tx_queue):
+            self._tx_queue.clear()
+        while self._tx_queue:
+            await self._call(self._tx_queue[0])
+            self._tx_queue.popleft()
+
+    async def _deliver_transactions(self) -> None:
+        while True:
+            self._tx_queued.clear()
+            await self._flush_transactions()
+            await self._tx_queued.wait()
+
+    async def _sample(self) -> None:
+        while True:
+            interval = self.device_model.integer("SampledDataCtrlr", "TxUpdatedInterval")
+            if not await self._wait_config_change(interval if interval > 0 else None):
+                self.engine.sample()
+
+    # ----------------------------------------------------------------- connector status
+
+    async def _connector_changed(self, evse_id: int, connector_id: int, status: ConnectorStatusEnumType) -> None:
+        self._connector_status[(evse_id, connector_id)] = status
+        for component in (ComponentKey("Connector", evse_id=evse_id, connector_id=connector_id), ComponentKey("EVSE", evse_id=evse_id)):
+            self.device_model.write(component, VariableKey("AvailabilityState"), status)
+        with contextlib.suppress(Offline):
+            await self._report_connector(evse_id, connector_id)
+
+    async def _report_connectors(self, everything: bool) -> None:
+        """After boot every connector (B01.FR.05); after a reconnect only the changed ones, or all past OfflineThreshold."""
+        for key, status in self._connector_status.items():
+            if everything or self._reported_status.get(key) != status:
+                await self._report_connector(*key)
+
+    async def _report_connector(self, evse_id: int, connector_id: int) -> None:
+        """G01 / N07: StatusNotificationRequest plus NotifyEventRequest of Connector.AvailabilityState."""
+        status = self._connector_status[(evse_id, connector_id)]
+        invalid = "schema_invalid_payload" in self.faults
+        await self._call(
+            call.StatusNotification(
+                timestamp=now(),
+                connector_status=status.lower() if invalid else status,
+                evse_id=evse_id,
+                connector_id=connector_id,
+            ),
+            skip_schema_validation=invalid,
+        )
+        await self._call(
+            call.NotifyEvent(
+                generated_at=now(),
+                seq_no=0,
+                tbc=False,
+                event_data=[
+                    {
+                        "event_id": next(self._event_ids),
+                        "timestamp": now(),
+                        "trigger": EventTriggerEnumType.delta,
+                        "actual_value": status,
+                        "event_notification_type": EventNotificationEnumType.hard_wired_notification,
+                        "component": {"name": "Connector", "evse": {"id": evse_id, "connector_id": connector_id}},
+                        "variable": {"name": "AvailabilityState"},
+                    }
+                ],
+            )
+        )
+        self._reported_status[(evse_id, connector_id)] = status
+
+    # ----------------------------------------------------------------- CSMS-requested messages
+
+    async def send_report(self, request_id: int, report_base: str) -> None:
+        """B07: NotifyReport in chunks of DeviceDataCtrlr.ItemsPerMessage[GetReport], seqNo from 0, tbc until the last.
+
+        Sent on the current connection even while Pending: messages asked for by GetBaseReport are allowed then."""
+        link = self._current
+        if link is None:
+            raise Offline
+        entries = self.device_model.report(report_base)
+        size = self.device_model.integer("DeviceDataCtrlr", "ItemsPerMessage", "GetReport")
+        chunks = [entries[i : i + size] for i in range(0, len(entries), size)] or [[]]
+        for seq_no, chunk in enumerate(chunks):
+            last = seq_no == len(chunks) - 1
+            report = call.NotifyReport(
+                request_id=request_id,
+                generated_at=now(),
+                seq_no=seq_no,
+                report_data=chunk or None,
+                tbc=not last or "notify_report_tbc_never_false" in self.faults,
+            )
+            await self._race(link.charge_point.call(report), link.closed)
+
+    async def send_triggered(self, requested_message: str, evse: dict[str, Any] | None) -> None:
+        """F06: the message a TriggerMessageRequest asked for."""
+        with contextlib.suppress(Offline):
+            if requested_message == MessageTriggerEnumType.heartbeat:
+                await self._call(call.Heartbeat())
+            else:
+                for evse_id, connector_id in self._connector_status:
+                    if evse is None or evse.get("id") == evse_id and evse.get("connector_id", connector_id) == connector_id:
+                        await self._report_connector(evse_id, connector_id)
