@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailable
 from harness.config import SutConfig
@@ -76,6 +76,7 @@ class Case:
     observer: StepObserver = field(default_factory=StepObserver)
 
     def __post_init__(self) -> None:
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []
         self.trace = Trace(self.info.id, identity=self.config.identity)
         self.received: list[Received] = []
         self.current_step = StepRef()
@@ -245,6 +246,38 @@ class Case:
             raise Inconclusive(
                 f"the manual action {name!r} was not done within {self.config.timeouts.manual_action:.0f} s"
             ) from None
+
+    def manual_in_background(self, name: str, **params: Any) -> asyncio.Task[ActionResult]:
+        """Start a manual action and go on: for actions whose effect the next step waits for (the CSMS
+        sends a request while the action runs). Await the task to learn how the action ended."""
+        return asyncio.create_task(self.manual(name, **params))
+
+    async def honour_interval(self, seconds: float) -> None:
+        """Let a protocol interval the SUT set pass (e.g. the BootNotification retry interval), answering
+        whatever the SUT sends meanwhile. This is the protocol's timer, not a wait for things to settle."""
+        self.trace.event("harness honours an interval", seconds=seconds)
+        elapsed = asyncio.Event()
+        handle = asyncio.get_running_loop().call_later(seconds, elapsed.set)
+        try:
+            await elapsed.wait()
+        finally:
+            handle.cancel()
+        self._raise_pending()
+
+    def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
+        """Something to do after the verdict to give the next case the general preconditions back (an idle
+        station). It is traced but cannot change the verdict."""
+        self.cleanups.append(cleanup)
+
+    async def run_cleanups(self) -> None:
+        while self.cleanups:
+            cleanup = self.cleanups.pop()
+            self.trace.event("clean-up", name=getattr(cleanup, "__name__", repr(cleanup)))
+            try:
+                with self.step("Clean-up", "return the SUT to the general preconditions"):
+                    await cleanup()
+            except Exception as error:  # the verdict is already given; the trace keeps what went wrong
+                self.trace.event("clean-up failed", error=f"{type(error).__name__}: {error}")
 
     # -- the link calls these ----------------------------------------------------------------------------
 

@@ -55,10 +55,15 @@ class SutConfig:
     connectors: dict[int, list[int]] = field(default_factory=lambda: {1: [1]})
     heartbeat_interval: int = 300
     vendor_name: str = "OCPP Conformance"
-    model: str = "Fake Charging Station"
+    model: str = "Fake Station"
     valid_id_token: IdToken = IdToken("VALID001")
     invalid_id_token: IdToken = IdToken("INVALID001")
     blocked_id_token: IdToken = IdToken("BLOCKED001")
+    tx_updated_measurands: str = "Energy.Active.Import.Register"
+    tx_updated_interval: int = 10
+    retry_back_off_wait_minimum: int = 30
+    data_transfer_vendor_id: str = "org.openchargealliance.octt"
+    data_transfer_message_id: str = "ocpp-conformance-unused"
     timeouts: Timeouts = Timeouts()
     action_driver: str = "reference"
     action_commands: dict[str, str] = field(default_factory=dict)
@@ -84,6 +89,9 @@ def reference_config(role: str, faults: tuple[str, ...] = (), timeouts: Timeouts
     return SutConfig(
         role=role,
         faults=faults,
+        heartbeat_interval=2,
+        tx_updated_interval=1,
+        retry_back_off_wait_minimum=2,
         timeouts=timeouts or Timeouts(response=5.0, message=10.0, manual_action=10.0, silence=1.0),
         source="reference",
     )
@@ -121,10 +129,15 @@ def from_dict(data: dict[str, Any], source: str) -> SutConfig:
             connectors={int(k): list(v) for k, v in station.get("connectors", {"1": [1]}).items()},
             heartbeat_interval=int(station.get("heartbeat_interval", 300)),
             vendor_name=station.get("vendor_name", "OCPP Conformance"),
-            model=station.get("model", "Fake Charging Station"),
+            model=station.get("model", "Fake Station"),
             valid_id_token=IdToken(**tokens.get("valid", {"id_token": "VALID001"})),
             invalid_id_token=IdToken(**tokens.get("invalid", {"id_token": "INVALID001"})),
             blocked_id_token=IdToken(**tokens.get("blocked", {"id_token": "BLOCKED001"})),
+            tx_updated_measurands=station.get("tx_updated_measurands", "Energy.Active.Import.Register"),
+            tx_updated_interval=int(station.get("tx_updated_interval", 10)),
+            retry_back_off_wait_minimum=int(station.get("retry_back_off_wait_minimum", 30)),
+            data_transfer_vendor_id=data.get("data_transfer", {}).get("vendor_id", "org.openchargealliance.octt"),
+            data_transfer_message_id=data.get("data_transfer", {}).get("message_id", "ocpp-conformance-unused"),
             timeouts=Timeouts(**data.get("timeouts", {})),
             action_driver=actions.get("driver", "prompt"),
             action_commands=dict(actions.get("commands", {})),

@@ -133,6 +133,7 @@ async def _start_as_station(config: SutConfig) -> Environment:
     device_model = fake_station_device_model(config)
     identity = StationIdentity(csms_url, config.identity, config.basic_auth_password)
     link = FakeStation(identity, Answering(station_defaults(config, device_model)))
+    link.memory["device_model"] = device_model
     try:
         return Environment(config, link, _action_driver(config, reference), reference, device_model)
     except BaseException:

@@ -59,7 +59,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker(MARKER)
         if marker is None:
             continue
-        item.add_marker(pytest.mark.asyncio(loop_scope="session"))
         info: CaseInfo = marker.args[0]
         if info.role != role:
             item.add_marker(pytest.mark.skip(reason=f"not applicable: {info.id} tests a {info.role.upper()}, the SUT is a {role.upper()}"))
@@ -118,6 +117,8 @@ async def case(request: pytest.FixtureRequest, ocpp_environment: Environment) ->
     running.trace.event("case started", case=info.id, title=info.title)
     try:
         yield running
+        await running.run_cleanups()
+        running.trace.write(Path(option(request.config, "ocpp_report_dir")) / "traces")
     finally:
         ocpp_environment.end_case()
 

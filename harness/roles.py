@@ -71,6 +71,8 @@ class Link:
         self.listener: Listener = idle
         self.connection: Connection | None = None
         self.connections_made = 0
+        self.memory: dict[str, Any] = {}
+        """What reusable and memory states remember across cases (the SUT's state outlives a case)."""
         self._changed = asyncio.Condition()
 
     def attach(self, listener: Listener | None) -> None:
@@ -159,7 +161,12 @@ class FakeCsms(Link):
         self.endpoint = endpoint
         self.rejections: list[HandshakeRejection] = []
         self.identity: str | None = None
+        self._refuse_until = 0.0
         self._server: Server | None = None
+
+    def refuse_connections_for(self, seconds: float) -> None:
+        """Answer every handshake with HTTP 503 for ``seconds`` (Part 6: "does not accept a reconnect")."""
+        self._refuse_until = asyncio.get_running_loop().time() + seconds
 
     @property
     def port(self) -> int:
@@ -193,6 +200,8 @@ class FakeCsms(Link):
             self._server = None
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if asyncio.get_running_loop().time() < self._refuse_until:
+            return self._reject(connection, request, http.HTTPStatus.SERVICE_UNAVAILABLE, "reconnection refused for now")
         identity = self._identity_from_path(request.path)
         if identity is None or identity not in self.endpoint.identities:
             return self._reject(connection, request, http.HTTPStatus.NOT_FOUND, "unknown Charging Station identity")
@@ -295,10 +304,12 @@ class FakeStation(Link):
                     ping_interval=None,
                     open_timeout=None,
                 )
+        except TimeoutError:
+            raise
         except InvalidStatus as error:
             raise ConnectRefused(f"HTTP {error.response.status_code}", error.response.status_code) from None
         except (InvalidHandshake, OSError) as error:
-            raise ConnectRefused(str(error)) from None
+            raise ConnectRefused(f"{type(error).__name__}: {error}") from None
         before = self.connections_made
         task = asyncio.create_task(self._run(websocket))
         self._tasks.add(task)

@@ -16,7 +16,14 @@ def testcase(
     """Mark a test function as the Part 6 case ``case_id`` (its role is the id's suffix, _CS or _CSMS)."""
     role = "csms" if case_id.endswith("_CSMS") else "cs"
     info = CaseInfo(case_id, title, role, tuple(use_cases), tuple(requirements))
-    return pytest.mark.__getattr__(MARKER)(info)
+    case_marker = getattr(pytest.mark, MARKER)(info)
+    # Cases share the session's event loop: the fake CSMS or station lives for the whole session.
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        return session_loop(case_marker(function))
+
+    return mark
 
 
 testcase.__test__ = False  # type: ignore[attr-defined]

@@ -52,6 +52,8 @@ class CsmsChargePoint(ChargePoint):
         status = self._csms.settings.id_tokens.get(id_token["id_token"], AuthorizationStatusEnumType.unknown)
         if status == AuthorizationStatusEnumType.blocked and "blocked_token_accepted" in self._csms.faults:
             return AuthorizationStatusEnumType.accepted
+        if status == AuthorizationStatusEnumType.accepted and "rejects_valid_token" in self._csms.faults:
+            return AuthorizationStatusEnumType.invalid
         return status
 
     @on(Action.boot_notification)
@@ -111,7 +113,7 @@ class CsmsChargePoint(ChargePoint):
     @on(Action.transaction_event)
     def on_transaction_event(self, id_token: dict[str, Any] | None = None, **_: Any) -> call_result.TransactionEvent:
         """E01/E02: idTokenInfo whenever the request carries an idToken (E02.FR.09)."""
-        if id_token is None or "transaction_event_no_id_token_info" in self._csms.faults:
+        if id_token is None:
             return call_result.TransactionEvent()
         return call_result.TransactionEvent(id_token_info={"status": self._token_status(id_token)})
 

@@ -28,7 +28,7 @@ CSMS_FAULTS: dict[str, str] = {
     "getvariables_wrong_variable": "B06.FR.01: the manual GetVariables asks for HeartbeatInterval instead",
     "does_not_store_variable": "B06.FR.02: the value read with GetVariables is not kept",
     "blocked_token_accepted": "C01.FR.07: Authorize of a blocked idToken answered Accepted",
-    "transaction_event_no_id_token_info": "E01.FR.05/E02.FR.09: TransactionEventResponse without idTokenInfo",
+    "rejects_valid_token": "C01: Authorize of a valid idToken answered Invalid",
     "datatransfer_accepted": "P02.FR.06: DataTransfer with an unknown vendorId answered Accepted",
     "schema_invalid_response": "OCPP-J schemas: BootNotificationResponse with interval as a string",
 }

@@ -1,0 +1,60 @@
+"""Part 6 §3.3 B Provisioning — CSMS under test."""
+
+from __future__ import annotations
+
+from harness.case import Case
+from harness.matching import ABSENT, one_of
+from harness.states import csms as states
+from harness.testcase import testcase
+
+
+@testcase("TC_B_01_CSMS", "Cold Boot Charging Station - Accepted", ["B01"], ["B01.FR.02"])
+async def test_tc_b_01_csms(case: Case) -> None:
+    with case.step("1", "Execute Reusable State Booted", "B01.FR.02"):
+        await states.booted(case)
+
+
+@testcase("TC_B_02_CSMS", "Cold Boot Charging Station - Pending", ["B02"], ["B02.FR.01", "B02.FR.06"])
+async def test_tc_b_02_csms(case: Case) -> None:
+    with case.step("Before", "Prerequisite: the CSMS is configured to first respond with status Pending"):
+        await case.manual("csms_boot_pending", identity=case.config.identity)
+        await states.connected(case)
+    with case.step("1-2", "The OCTT sends a BootNotificationRequest with reason PowerUp", "B02.FR.01"):
+        first = await states.send_boot(case, "Pending", "B02.FR.01")
+    with case.step("3-4", "The OCTT sends a BootNotificationRequest again, after the interval", "B02.FR.06"):
+        await case.honour_interval(first.payload["interval"] or case.config.heartbeat_interval)
+        await states.send_boot(case, "Accepted", "B02.FR.06")
+    with case.step("5-6", "The OCTT notifies the CSMS about the current state of all connectors"):
+        await states.all_connectors_available(case)
+
+
+@testcase(
+    "TC_B_06_CSMS",
+    "Get Variables - single value",
+    ["B06"],
+    ["B06.FR.01", "B06.FR.02", "B06.FR.03", "B06.FR.04", "B06.FR.10", "B06.FR.11"],
+)
+async def test_tc_b_06_csms(case: Case) -> None:
+    await states.ensure_booted(case)
+    component, variable = "OCPPCommCtrlr", "OfflineThreshold"
+    with case.step("1", "Manually request the CSMS to get data for OCPPCommCtrlr.OfflineThreshold", "B06.FR.01"):
+        request_sent = case.manual_in_background(
+            "csms_get_variables", identity=case.config.identity, component=component, variable=variable
+        )
+        request = await case.expect("GetVariables")
+        await request_sent
+    with case.step("1 (validation)", "GetVariablesRequest asks for OCPPCommCtrlr.OfflineThreshold"):
+        case.verify(
+            request,
+            {
+                "getVariableData[0].component.name": component,
+                "getVariableData[0].variable.name": variable,
+                "getVariableData[0].attributeType": one_of(ABSENT, "Actual", "Target", "MinSet", "MaxSet"),
+            },
+        )
+    with case.step("Post", "Manually validate that the CSMS has correctly read the requested variable"):
+        value = states.device_value(case, component, variable)
+        answer = await case.manual(
+            "csms_confirm_variable_read", identity=case.config.identity, component=component, variable=variable, value=value
+        )
+        case.require(answer.confirmed is True, f"the CSMS does not hold {component}.{variable} = {value!r} it was sent")
