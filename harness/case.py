@@ -51,6 +51,7 @@ class Received:
     raw: str
     step: StepRef
     connection: int
+    at: float
     consumed: bool = False
 
 
@@ -140,7 +141,17 @@ class Case:
                         return found.call
                     await changed.wait()
         except TimeoutError:
-            raise SutTimeout(self._timeout_reason(options, timeout), self.current_step, requirement) from None
+            raise SutTimeout(
+                self._timeout_reason(options, timeout), self.current_step, self.requirement_for(requirement)
+            ) from None
+
+    def clock(self) -> float:
+        """Seconds on the event loop's monotonic clock, to measure the SUT's timing."""
+        return asyncio.get_running_loop().time()
+
+    def calls_since(self, moment: float, excluding: str = "") -> list[Call]:
+        """The SUT's CALLs received after ``moment`` (a :meth:`clock` value), optionally but one action."""
+        return [r.call for r in self.received if r.at > moment and r.call.action != excluding]
 
     def forget_received(self) -> None:
         """Set aside every SUT CALL received so far: what a later step expects must come after this point."""
@@ -161,7 +172,10 @@ class Case:
                     for item in self.received[start:]:
                         if item.call.action == action and not mismatches(item.call.payload, where or {}):
                             raise SutFailure(
-                                f"the SUT sent {action} although it must not", self.current_step, requirement, item.raw
+                                f"the SUT sent {action} although it must not",
+                                self.current_step,
+                                self.requirement_for(requirement),
+                                item.raw,
                             )
                     await changed.wait()
         self._raise_pending()
@@ -198,15 +212,18 @@ class Case:
             raise HarnessError(str(error)) from None
         except TimeoutError:
             raise SutTimeout(
-                f"no answer to {action} within {timeout:.0f} s", self.current_step, requirement
+                f"no answer to {action} within {timeout:.0f} s", self.current_step, self.requirement_for(requirement)
             ) from None
         except ConnectionClosedDuringCall as error:
-            raise SutFailure(f"{error} ({action})", self.current_step, requirement) from None
+            raise SutFailure(f"{error} ({action})", self.current_step, self.requirement_for(requirement)) from None
         self._raise_pending()
         frame = answer.frame
         if isinstance(frame, CallError) and not error_allowed:
             raise SutFailure(
-                f"the SUT answered {action} with CALLERROR {frame.error_code}", self.current_step, requirement, answer.raw
+                f"the SUT answered {action} with CALLERROR {frame.error_code}",
+                self.current_step,
+                self.requirement_for(requirement),
+                answer.raw,
             )
         assert isinstance(frame, (CallResult, CallError))
         return frame
@@ -224,12 +241,16 @@ class Case:
         """FAIL unless every ``path: expectation`` holds for the message's payload (see harness.matching)."""
         problems = mismatches(message.payload, expected)
         if problems:
-            raise SutFailure(describe_mismatches(problems), self.current_step, requirement, self._quote(message))
+            raise SutFailure(
+                describe_mismatches(problems), self.current_step, self.requirement_for(requirement), self._quote(message)
+            )
 
     def require(self, condition: bool, reason: str, message: Call | CallResult | None = None, requirement: str = "") -> None:
         """FAIL with ``reason`` unless ``condition`` holds."""
         if not condition:
-            raise SutFailure(reason, self.current_step, requirement, self._quote(message) if message else None)
+            raise SutFailure(
+                reason, self.current_step, self.requirement_for(requirement), self._quote(message) if message else None
+            )
 
     # -- manual actions --------------------------------------------------------------------------------
 
@@ -272,7 +293,7 @@ class Case:
     async def run_cleanups(self) -> None:
         while self.cleanups:
             cleanup = self.cleanups.pop()
-            self.trace.event("clean-up", name=getattr(cleanup, "__name__", repr(cleanup)))
+            self.trace.event("clean-up", cleanup=getattr(cleanup, "__name__", repr(cleanup)))
             try:
                 with self.step("Clean-up", "return the SUT to the general preconditions"):
                     await cleanup()
@@ -321,11 +342,17 @@ class Case:
                 )
             )
         if isinstance(inbound.frame, Call) and inbound.auto_reply is None:
-            self.received.append(Received(inbound.frame, inbound.raw, self.current_step, connection.number))
+            self.received.append(
+                Received(inbound.frame, inbound.raw, self.current_step, connection.number, self.clock())
+            )
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def requirement_for(self, requirement: str) -> str:
+        """The requirement a failure names: the one given, the step's, or else the case's list."""
+        return requirement or ", ".join(self.current_step.requirements) or ", ".join(self.info.requirements)
 
     def _raise_pending(self) -> None:
         if self._harness_errors:

@@ -92,7 +92,7 @@ def reference_config(role: str, faults: tuple[str, ...] = (), timeouts: Timeouts
         heartbeat_interval=2,
         tx_updated_interval=1,
         retry_back_off_wait_minimum=2,
-        timeouts=timeouts or Timeouts(response=5.0, message=10.0, manual_action=10.0, silence=1.0),
+        timeouts=timeouts or Timeouts(response=5.0, message=10.0, manual_action=10.0, time_tolerance=0.5, silence=1.0),
         source="reference",
     )
 

@@ -90,6 +90,8 @@ class ReferenceStation:
         self.reset_when_idle = False
         self._boot_reason = BootReasonEnumType.power_up
         self._boot_trigger = asyncio.Event()
+        self.boot_in_flight = False
+        self.boot_answered = asyncio.Event()
         self._link: _Link | None = None
         self._current: _Link | None = None
         self._ready = False
@@ -318,7 +320,13 @@ class ReferenceStation:
         """Await `work` unless the connection closes first (then Offline): a call in flight never waits for its
         response timeout on a dead socket."""
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait([task, closed], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait([task, closed], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # A reboot cancels the session: the work must not outlive it (an orphaned boot would mark the
+            # rebooted station as registered and skip its BootNotification).
+            task.cancel()
+            raise
         if task not in done:
             task.cancel()
             raise Offline
@@ -337,18 +345,24 @@ class ReferenceStation:
         reason = self._boot_reason
         while True:
             self._boot_trigger.clear()
-            response = await charge_point.call(
-                call.BootNotification(
-                    charging_station={
-                        "model": self.settings.model,
-                        "vendor_name": self.settings.vendor_name,
-                        "firmware_version": self.settings.firmware_version,
-                        "serial_number": self.settings.serial_number,
-                    },
-                    reason=reason,
+            self.boot_answered.clear()
+            self.boot_in_flight = True
+            try:
+                response = await charge_point.call(
+                    call.BootNotification(
+                        charging_station={
+                            "model": self.settings.model,
+                            "vendor_name": self.settings.vendor_name,
+                            "firmware_version": self.settings.firmware_version,
+                            "serial_number": self.settings.serial_number,
+                        },
+                        reason=reason,
+                    )
                 )
-            )
-            self.registration = RegistrationStatusEnumType(response.status)
+                self.registration = RegistrationStatusEnumType(response.status)
+            finally:
+                self.boot_in_flight = False
+                self.boot_answered.set()
             if self.registration == RegistrationStatusEnumType.accepted:
                 self.device_model.write(
                     ComponentKey("OCPPCommCtrlr"), VariableKey("HeartbeatInterval"), str(response.interval)

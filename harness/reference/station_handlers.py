@@ -6,6 +6,8 @@ reboot after a Reset) is started from an `@after` hook, so it can never overtake
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import TYPE_CHECKING, Any
 
 from ocpp.exceptions import OccurrenceConstraintViolationError, SecurityError
@@ -38,7 +40,14 @@ class StationChargePoint(ChargePoint):
         self._station = station
 
     async def _handle_call(self, msg: Any) -> Any:
-        """Before the first boot answer and while Rejected, every CSMS request gets a SecurityError (B03.FR.08)."""
+        """Before the first boot answer and while Rejected, every CSMS request gets a SecurityError (B03.FR.08).
+
+        A request that arrives right behind the BootNotificationResponse is handled once the boot coroutine has
+        taken that response in, so that frames are processed in the order they came.
+        """
+        if self._station.registration is None and self._station.boot_in_flight:
+            async with asyncio.timeout(self._response_timeout):
+                await self._station.boot_answered.wait()
         if self._station.registration in (None, RegistrationStatusEnumType.rejected):
             raise SecurityError(details={"cause": f"registration status is {self._station.registration}"})
         return await super()._handle_call(msg)

@@ -175,3 +175,22 @@ async def stop_transaction_and_unplug(case: Case) -> None:
         await case.call("RequestStopTransaction", {"transactionId": transaction_id}, error_allowed=True)
     await case.manual("unplug", evse_id=case.config.evse_id, connector_id=case.config.connector_id)
     await case.expect_any(connector_status(case.config.evse_id, case.config.connector_id, "Available"))
+    if transaction_id is not None:
+        await case.expect(
+            "TransactionEvent", {"eventType": "Ended", "transactionInfo.transactionId": transaction_id}
+        )
+
+
+def check_seq_no_order(case: Case) -> None:
+    """Part 6 §2.1: the seqNo values of the running transaction's events are numbered without gap (a message
+    resent after a connection loss repeats its seqNo, which is no gap)."""
+    transaction_id = case.link.memory.get("transaction_id")
+    numbers = sorted({
+        r.call.payload["seqNo"]
+        for r in case.received
+        if r.call.action == "TransactionEvent" and r.call.payload["transactionInfo"]["transactionId"] == transaction_id
+    })
+    case.require(
+        numbers == list(range(numbers[0], numbers[0] + len(numbers))) if numbers else True,
+        f"the seqNo values of transaction {transaction_id} are not sequential: {numbers}",
+    )

@@ -19,11 +19,11 @@ async def test_tc_b_02_csms(case: Case) -> None:
     with case.step("Before", "Prerequisite: the CSMS is configured to first respond with status Pending"):
         await case.manual("csms_boot_pending", identity=case.config.identity)
         await states.connected(case)
-    with case.step("1-2", "The OCTT sends a BootNotificationRequest with reason PowerUp", "B02.FR.01"):
-        first = await states.send_boot(case, "Pending", "B02.FR.01")
-    with case.step("3-4", "The OCTT sends a BootNotificationRequest again, after the interval", "B02.FR.06"):
+    with case.step("1-2", "The OCTT sends a BootNotificationRequest with reason PowerUp"):
+        first = await states.send_boot(case, "Pending")
+    with case.step("3-4", "The OCTT sends a BootNotificationRequest again, after the interval"):
         await case.honour_interval(first.payload["interval"] or case.config.heartbeat_interval)
-        await states.send_boot(case, "Accepted", "B02.FR.06")
+        await states.send_boot(case, "Accepted")
     with case.step("5-6", "The OCTT notifies the CSMS about the current state of all connectors"):
         await states.all_connectors_available(case)
 
@@ -37,7 +37,7 @@ async def test_tc_b_02_csms(case: Case) -> None:
 async def test_tc_b_06_csms(case: Case) -> None:
     await states.ensure_booted(case)
     component, variable = "OCPPCommCtrlr", "OfflineThreshold"
-    with case.step("1", "Manually request the CSMS to get data for OCPPCommCtrlr.OfflineThreshold", "B06.FR.01"):
+    with case.step("1", "Manually request the CSMS to get data for OCPPCommCtrlr.OfflineThreshold"):
         request_sent = case.manual_in_background(
             "csms_get_variables", identity=case.config.identity, component=component, variable=variable
         )
