@@ -1,0 +1,500 @@
+"""``ocpp-conformance``: list the Part 6 cases, run them against a SUT, and check the harness on itself.
+
+A thin layer over pytest: the CLI decides *which* cases run (catalog + PICS + what the harness implements),
+runs exactly those test functions in a ``python -m pytest`` subprocess, then reads the per-case result files
+the plugin wrote (:mod:`harness.results`) to print the summary.
+
+Commands::
+
+    ocpp-conformance list [--role cs|csms] [--profile P] [--pics FILE] [--json]
+    ocpp-conformance run --role cs|csms [--sut reference|FILE] [--profile P ...] [--pics FILE]
+                         [--cases ID,...] [--report DIR] [--fault NAME ...]
+    ocpp-conformance selftest [--role cs|csms] [--json]
+
+``run`` accepts ``--profile`` several times (a certification run is Core plus each claimed profile); a case
+selected by several profiles runs once. ``selftest`` runs every implemented case against the correct
+reference SUT (each must PASS) and against every fault of it (each case must FAIL under at least one).
+
+Exit codes:
+
+- 0 — every selected case PASSed (selftest: every case passes the reference and is killed by a fault);
+- 1 — at least one case FAILed or was INCONCLUSIVE, and none was ERROR (selftest: a check above failed);
+- 2 — usage or configuration error: bad option, unknown profile or case, unreadable PICS or SUT file,
+  no implemented case selected (a run where nothing ran never reports success), pytest collecting nothing;
+- 3 — ERROR: a case ended in ERROR, a selected case left no result, pytest reported an error outside the
+  cases (fixture setup/teardown), or the reference SUT module cannot be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness import config as sut_config
+from harness.catalog import Catalog, CaseEntry, CatalogError, load_catalog
+from harness.pics import PROFILE_KEYS, ROLES, Pics, PicsError
+from harness.results import RunOutcome, read_outcome, summarize
+from harness.selection import Selection, resolve
+from harness.verdicts import HarnessError, Verdict
+
+REPO = Path(harness.__file__).resolve().parent.parent
+TESTCASE_DIRS = {"cs": "testcases/cs", "csms": "testcases/csms"}
+REFERENCE_MODULES = {"cs": "harness.reference.station", "csms": "harness.reference.csms"}
+PYTEST_NO_TESTS = 5
+PYTEST_USAGE_ERROR = 4
+SELFTEST_PARALLELISM = 2
+
+
+class UsageFailure(Exception):
+    """A usage or configuration mistake: exit 2, nothing (more) runs."""
+
+
+class HarnessFailure(Exception):
+    """The harness itself cannot work (e.g. the reference SUT does not import): exit 3."""
+
+
+# --- which cases the harness implements --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TestFunction:
+    """Where the test function of one Part 6 case lives, found without importing it."""
+
+    case_id: str
+    path: str  # relative to the repository root, POSIX separators
+    name: str
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.path}::{self.name}"
+
+
+def scan_testcases(root: Path = REPO) -> dict[str, TestFunction]:
+    """Every ``@testcase("TC_...")`` function under testcases/<role>/, by case id.
+
+    Parsing instead of importing keeps ``list`` fast and working while a test module is half written.
+    """
+    found: dict[str, TestFunction] = {}
+    for folder in TESTCASE_DIRS.values():
+        for path in sorted((root / folder).glob("*.py")):
+            for case_id, name in _decorated_functions(path):
+                found[case_id] = TestFunction(case_id, path.relative_to(root).as_posix(), name)
+    return found
+
+
+def _decorated_functions(path: Path) -> Iterable[tuple[str, str]]:
+    """(case id, function name) for each top-level function of `path` carrying a @testcase decorator."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for decorator in node.decorator_list:
+                case_id = _testcase_id(decorator)
+                if case_id is not None:
+                    yield case_id, node.name
+
+
+def _testcase_id(decorator: ast.expr) -> str | None:
+    """The case id of ``@testcase("TC_...", ...)`` (also ``@x.testcase(...)``), else None."""
+    if not isinstance(decorator, ast.Call) or not decorator.args:
+        return None
+    func = decorator.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    first = decorator.args[0]
+    if name == "testcase" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+# --- loading inputs (every failure here is a usage error) --------------------------------------------
+
+def _catalog() -> Catalog:
+    try:
+        return load_catalog()
+    except CatalogError as error:
+        raise UsageFailure(str(error)) from error
+
+
+def _pics(path: Path | None) -> Pics | None:
+    if path is None:
+        return None
+    try:
+        return Pics.load(path)
+    except OSError as error:
+        raise UsageFailure(f"cannot read PICS {path}: {error.strerror or error}") from error
+    except PicsError as error:
+        raise UsageFailure(f"bad PICS: {error}") from error
+
+
+def _resolve(catalog: Catalog, role: str, profile: str, pics: Pics | None, implemented: set[str]) -> list[Selection]:
+    try:
+        return resolve(catalog, role, profile, pics, implemented)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise UsageFailure(str(error)) from error
+
+
+def reference_faults(role: str) -> dict[str, str]:
+    """The fault table of the reference SUT of `role`, imported only when needed (it is optional to `list`)."""
+    module_name = REFERENCE_MODULES[role]
+    try:
+        module = importlib.import_module(module_name)
+        return dict(module.FAULTS)
+    except Exception as error:  # any failure means the reference SUT is unusable, whatever its cause
+        raise HarnessFailure(f"cannot load the reference SUT {module_name}: {type(error).__name__}: {error}") from error
+
+
+def _check_sut(sut: str, role: str, faults: Sequence[str]) -> None:
+    """Reject a SUT file of the wrong role and faults the SUT does not have, before anything runs."""
+    if sut == "reference":
+        unknown = sorted(set(faults) - reference_faults(role).keys()) if faults else []
+        if unknown:
+            raise UsageFailure(f"unknown fault(s) {unknown} of the reference {role.upper()}")
+        return
+    if faults:
+        raise UsageFailure("--fault only applies to the reference SUT (--sut reference)")
+    try:
+        loaded = sut_config.load(Path(sut))
+    except HarnessError as error:
+        raise UsageFailure(str(error)) from error
+    if loaded.role != role:
+        raise UsageFailure(f"the SUT file {sut} describes a {loaded.role}, but --role is {role}")
+
+
+# --- list ---------------------------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every case of the role(s) with its flags, implementation status and applicability."""
+    catalog = _catalog()
+    pics = _pics(args.pics)
+    roles = _list_roles(args.role, pics)
+    implemented = set(scan_testcases())
+    profiles = [args.profile] if args.profile else sorted(pics.profiles) if pics else []
+    entries: list[dict[str, Any]] = []
+    for role in roles:
+        per_profile = [{s.case.id: s for s in _resolve(catalog, role, p, pics, implemented)} for p in profiles]
+        for case in catalog.for_role(role):
+            selections = [by_id[case.id] for by_id in per_profile]
+            entries.append(_list_entry(case, selections, profiles, case.id in implemented))
+    print(json.dumps(entries, indent=2) if args.json else _list_table(entries))
+    return 0
+
+
+def _list_roles(role: str | None, pics: Pics | None) -> Sequence[str]:
+    """Both roles by default; a PICS answers for one role only, so it narrows the list to that role."""
+    if pics is None:
+        return [role] if role else ROLES
+    if role and role != pics.role:
+        raise UsageFailure(f"the PICS {pics.source} describes a {pics.role}, but --role is {role}")
+    return [pics.role]
+
+
+def _list_entry(case: CaseEntry, selections: Sequence[Selection], profiles: Sequence[str], implemented: bool) -> dict[str, Any]:
+    applicable, reason = _applicability(case, selections, profiles)
+    return {
+        "id": case.id,
+        "role": case.role,
+        "block": case.block,
+        "title": case.title,
+        "profiles": {key: cell.flag for key, cell in case.profiles.items()},
+        "condition": _condition(case, profiles or list(case.profiles)),
+        "implemented": implemented,
+        "applicable": applicable,
+        "reason": reason,
+    }
+
+
+def _condition(case: CaseEntry, profiles: Sequence[str]) -> str | None:
+    """The C condition; when profiles disagree (rare), each one prefixed with its profile."""
+    cells = {p: case.profiles[p].condition for p in profiles if p in case.profiles and case.profiles[p].condition}
+    distinct = set(cells.values())
+    if len(distinct) <= 1:
+        return next(iter(distinct), None)
+    return "; ".join(f"{profile}: {condition}" for profile, condition in cells.items())
+
+
+def _applicability(case: CaseEntry, selections: Sequence[Selection], profiles: Sequence[str]) -> tuple[bool | None, str]:
+    """Applicable when any considered profile requires the case; unknown when no profile is claimed at all."""
+    if not profiles:
+        listed = f"Part 5 lists it under {', '.join(case.profiles)}" if case.profiles else "in no Part 5 profile"
+        return None, f"unknown without a PICS or --profile; {listed}"
+    relevant = [s for s in selections if s.status != "not_in_profile"]
+    if not relevant:
+        return False, selections[0].reason if len(selections) == 1 else _outside_all(case, profiles)
+    values = [s.applicable for s in relevant]
+    applicable = True if True in values else None if None in values else False
+    return applicable, "; ".join(s.reason for s in relevant)
+
+
+def _outside_all(case: CaseEntry, profiles: Sequence[str]) -> str:
+    listed = f"Part 5 lists it under {', '.join(case.profiles)}" if case.profiles else "it is in no Part 5 profile"
+    return f"not part of the claimed profiles {', '.join(profiles)} ({listed})"
+
+
+def _list_table(entries: Sequence[Mapping[str, Any]]) -> str:
+    """Human view: one line per case, then totals."""
+    lines = [f"{'case':<18} {'profiles':<40} {'impl':<4} {'appl':<4} reason"]
+    for entry in entries:
+        flags = " ".join(f"{key}:{flag}" for key, flag in entry["profiles"].items()) or "-"
+        applicable = {True: "yes", False: "no", None: "?"}[entry["applicable"]]
+        implemented = "yes" if entry["implemented"] else "no"
+        lines.append(f"{entry['id']:<18} {flags:<40} {implemented:<4} {applicable:<4} {entry['reason']}")
+    implemented_count = sum(1 for entry in entries if entry["implemented"])
+    applicable_count = sum(1 for entry in entries if entry["applicable"])
+    lines.append(f"{len(entries)} cases, {implemented_count} implemented, {applicable_count} applicable")
+    return "\n".join(lines)
+
+
+# --- run ----------------------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Resolve the selection, run it under pytest, print and store the summary."""
+    role = args.role
+    pics_path = args.pics or (REPO / "fixtures" / "pics" / f"reference_{role}.toml" if args.sut == "reference" else None)
+    pics = _pics(pics_path)
+    _check_sut(args.sut, role, args.fault)
+    functions = scan_testcases()
+    catalog = _catalog()
+    per_profile = {p: _resolve(catalog, role, p, pics, set(functions)) for p in args.profile or ["core"]}
+    chosen = _chosen_cases(catalog, role, per_profile, args.cases)
+    report_dir = args.report or _default_report_dir(role)
+    outcome = _execute(role, args.sut, args.fault, [functions[c] for c in chosen], report_dir, log=None)
+    summary = summarize(per_profile, chosen, outcome)
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if args.report is None:
+        _point_latest(report_dir, role)
+    print(_summary_text(summary, report_dir))
+    return summary["exit_code"]
+
+
+def _chosen_cases(catalog: Catalog, role: str, per_profile: Mapping[str, Sequence[Selection]], cases: str | None) -> list[str]:
+    """Selected and implemented cases in catalog order, narrowed by --cases; never empty."""
+    selected = {s.case.id for selections in per_profile.values() for s in selections if s.status == "selected"}
+    chosen = [case.id for case in catalog.for_role(role) if case.id in selected]  # type: ignore[arg-type]
+    if cases is not None:
+        wanted = _wanted_cases(catalog, role, cases)
+        _warn_unselected(per_profile, wanted - selected)
+        chosen = [case_id for case_id in chosen if case_id in wanted]
+    if not chosen:
+        raise UsageFailure(f"no implemented case selected for the {role.upper()} in {', '.join(per_profile)}; nothing to run")
+    return chosen
+
+
+def _wanted_cases(catalog: Catalog, role: str, cases: str) -> set[str]:
+    """The ids of --cases, each of which must be a case of the role."""
+    wanted = {part.strip() for part in cases.split(",") if part.strip()}
+    known = {case.id for case in catalog.for_role(role)}  # type: ignore[arg-type]
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise UsageFailure(f"--cases names unknown {role.upper()} case(s): {', '.join(unknown)}")
+    return wanted
+
+
+def _warn_unselected(per_profile: Mapping[str, Sequence[Selection]], skipped: set[str]) -> None:
+    """Tell why a case asked for with --cases will not run, instead of dropping it silently."""
+    for selections in per_profile.values():
+        for selection in selections:
+            if selection.case.id in skipped:
+                print(f"note: {selection.case.id} not run: {selection.reason}", file=sys.stderr)
+
+
+def _default_report_dir(role: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return REPO / "reports" / f"{stamp}-{role}"
+
+
+def _point_latest(report_dir: Path, role: str) -> None:
+    """reports/latest-<role> → the run's folder: a symlink, or a copy where symlinks are not allowed."""
+    latest = report_dir.parent / f"latest-{role}"
+    if latest.is_symlink() or latest.is_file():
+        latest.unlink()
+    elif latest.is_dir():
+        shutil.rmtree(latest)
+    try:
+        latest.symlink_to(report_dir.name, target_is_directory=True)
+    except OSError:
+        shutil.copytree(report_dir, latest)
+
+
+def pytest_command(role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path) -> list[str]:
+    """The pytest invocation for exactly these test functions (node ids, so pyproject's testpaths is moot)."""
+    command = [sys.executable, "-m", "pytest", *(f.node_id for f in functions)]
+    command += ["-p", "no:cacheprovider", "-o", "asyncio_mode=auto"]
+    command += ["--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml")]
+    command += ["--ocpp-sut", sut, "--ocpp-role", role, "--ocpp-report-dir", str(report_dir)]
+    command += ["--alluredir", str(report_dir / "allure-results"), "--junitxml", str(report_dir / "junit.xml")]
+    for fault in faults:
+        command += ["--ocpp-fault", fault]
+    return command
+
+
+def _execute(role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path, log: Path | None) -> RunOutcome:
+    """Run pytest (output to the terminal, or to `log`) and read back the verdicts of `functions`."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    command = pytest_command(role, sut, faults, functions, report_dir)
+    if log is None:
+        returncode = subprocess.run(command, cwd=REPO).returncode
+    else:
+        with log.open("w", encoding="utf-8") as stream:
+            returncode = subprocess.run(command, cwd=REPO, stdout=stream, stderr=subprocess.STDOUT).returncode
+    if returncode == PYTEST_NO_TESTS:
+        raise UsageFailure(f"pytest collected no test from {[f.node_id for f in functions]} (exit code 5)")
+    if returncode == PYTEST_USAGE_ERROR:
+        raise UsageFailure("pytest rejected the invocation (exit code 4); see its message above")
+    return read_outcome(report_dir, [f.case_id for f in functions])
+
+
+def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
+    """The per-profile table, one line per case run, then what did not run."""
+    columns = ["M sel", "C sel", *(v.value for v in Verdict), "not run"]
+    keys = ["m_selected", "c_selected", *(v.value for v in Verdict), "not_run"]
+    lines = ["", f"{'profile':<28}" + "".join(f"{c:>14}" for c in columns)]
+    for row in summary["profiles"]:
+        lines.append(f"{row['profile']:<28}" + "".join(f"{row[k]:>14}" for k in keys))
+    lines.append("")
+    for case in summary["cases"]:
+        reason = f"  {case['reason']}" if case["reason"] else ""
+        lines.append(f"{case['id']:<20} {case['verdict']:<13}{reason}")
+    lines.append(f"\nnot applicable: {summary['not_applicable']}, not implemented: {summary['not_implemented']}")
+    lines += [f"harness error: {error}" for error in summary["harness_errors"]]
+    lines.append(f"report: {report_dir}")
+    return "\n".join(lines)
+
+
+# --- selftest -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SelftestJob:
+    role: str
+    fault: str | None  # None: the correct reference
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Every case must PASS the correct reference and FAIL under at least one of its faults."""
+    functions = scan_testcases()
+    plans = _selftest_plans(args.role, functions)
+    jobs = [SelftestJob(role, fault) for role in plans for fault in [None, *reference_faults(role)]]
+    work = Path(tempfile.mkdtemp(prefix="ocpp-selftest-"))
+    with ThreadPoolExecutor(SELFTEST_PARALLELISM) as pool:
+        outcomes = dict(zip(jobs, pool.map(lambda job: _selftest_run(job, plans[job.role], work), jobs)))
+    cases = [_selftest_case(f, role, jobs, outcomes) for role, fs in plans.items() for f in fs]
+    harness_errors = [f"{_job_name(job)}: {e}" for job, o in outcomes.items() if job.fault is None for e in o.harness_errors]
+    ok = not harness_errors and all(c["reference"] == Verdict.PASS.value and c["killed_by"] for c in cases)
+    print(json.dumps({"ok": ok, "cases": cases}, indent=2) if args.json else _matrix_text(cases, jobs, harness_errors))
+    return _selftest_exit(ok, cases, harness_errors, work)
+
+
+def _selftest_plans(role: str | None, functions: Mapping[str, TestFunction]) -> dict[str, list[TestFunction]]:
+    """The implemented cases per role to check; a role without any is skipped, and nothing at all is an error."""
+    roles = [role] if role else ROLES
+    plans = {r: [f for f in functions.values() if _role_of(f) == r] for r in roles}
+    plans = {r: fs for r, fs in plans.items() if fs}
+    if not plans:
+        raise UsageFailure(f"no implemented case for {' or '.join(r.upper() for r in roles)}; nothing to self-test")
+    return plans
+
+
+def _role_of(function: TestFunction) -> str:
+    return next(role for role, folder in TESTCASE_DIRS.items() if function.path.startswith(folder + "/"))
+
+
+def _selftest_run(job: SelftestJob, functions: Sequence[TestFunction], work: Path) -> RunOutcome:
+    report_dir = work / _job_name(job)
+    report_dir.mkdir(parents=True)
+    faults = [job.fault] if job.fault else []
+    return _execute(job.role, "reference", faults, functions, report_dir, log=report_dir / "pytest.log")
+
+
+def _job_name(job: SelftestJob) -> str:
+    return f"{job.role}-{job.fault or 'reference'}"
+
+
+def _selftest_case(function: TestFunction, role: str, jobs: Sequence[SelftestJob], outcomes: Mapping[SelftestJob, RunOutcome]) -> dict[str, Any]:
+    reference = outcomes[SelftestJob(role, None)].verdict(function.case_id)
+    verdicts = {job.fault: outcomes[job].verdict(function.case_id) for job in jobs if job.role == role and job.fault}
+    killed_by = [fault for fault, verdict in verdicts.items() if verdict == Verdict.FAIL.value]
+    return {"id": function.case_id, "role": role, "reference": reference, "killed_by": killed_by, "verdicts": verdicts}
+
+
+def _matrix_text(cases: Sequence[Mapping[str, Any]], jobs: Sequence[SelftestJob], harness_errors: Sequence[str]) -> str:
+    """Per role: cases × (reference, fault 1..n) with P/F/I/E, faults numbered in a legend to keep it narrow."""
+    lines: list[str] = []
+    for role in dict.fromkeys(case["role"] for case in cases):
+        faults = [job.fault for job in jobs if job.role == role and job.fault]
+        lines.append(f"\n{role.upper()}: ref = correct reference; columns 1..{len(faults)} = faults (legend below)")
+        lines.append(f"{'case':<20} ref " + "".join(f"{n:>3}" for n in range(1, len(faults) + 1)) + "  killed")
+        for case in (c for c in cases if c["role"] == role):
+            cells = "".join(f"{case['verdicts'][fault][0]:>3}" for fault in faults)
+            lines.append(f"{case['id']:<20} {case['reference'][0]:>3} {cells}  {len(case['killed_by'])}")
+        lines += [f"  {n:>2} {fault}" for n, fault in enumerate(faults, start=1)]
+    lines += [f"harness error in the reference run: {error}" for error in harness_errors]
+    return "\n".join(lines)
+
+
+def _selftest_exit(ok: bool, cases: Sequence[Mapping[str, Any]], harness_errors: Sequence[str], work: Path) -> int:
+    """Keep the logs when something is wrong (and say where); 3 if the reference run itself errored."""
+    if ok:
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
+    print(f"selftest failed; pytest logs and reports kept in {work}", file=sys.stderr)
+    if harness_errors or any(case["reference"] == Verdict.ERROR.value for case in cases):
+        return 3
+    return 1
+
+
+# --- entry point --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocpp-conformance", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    profiles = sorted(PROFILE_KEYS)
+
+    listing = commands.add_parser("list", help="list every case with flags, implementation and applicability")
+    listing.add_argument("--role", choices=ROLES)
+    listing.add_argument("--profile", choices=profiles, help="judge applicability for this profile")
+    listing.add_argument("--pics", type=Path, help="PICS file (TOML); default: applicability unknown")
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    listing.set_defaults(handler=cmd_list)
+
+    run = commands.add_parser("run", help="run the selected cases against a SUT")
+    run.add_argument("--role", choices=ROLES, required=True)
+    run.add_argument("--sut", default="reference", help="'reference' or a SUT configuration file (TOML)")
+    run.add_argument("--profile", choices=profiles, action="append", help="profile to certify (repeatable; default core)")
+    run.add_argument("--pics", type=Path, help="PICS file; default with --sut reference: fixtures/pics/reference_<role>.toml")
+    run.add_argument("--cases", help="comma-separated case ids to restrict the selection to")
+    run.add_argument("--report", type=Path, help="report folder; default reports/<UTC time>-<role>")
+    run.add_argument("--fault", action="append", default=[], help="switch a reference SUT fault on (repeatable)")
+    run.set_defaults(handler=cmd_run)
+
+    selftest = commands.add_parser("selftest", help="check every case against the reference SUTs and their faults")
+    selftest.add_argument("--role", choices=ROLES)
+    selftest.add_argument("--json", action="store_true", help="print the result as JSON")
+    selftest.set_defaults(handler=cmd_selftest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, dispatch, and turn the two failure kinds into their exit codes (argparse exits 2 by itself)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageFailure as error:
+        print(f"ocpp-conformance: error: {error}", file=sys.stderr)
+        return 2
+    except HarnessFailure as error:
+        print(f"ocpp-conformance: harness error: {error}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
