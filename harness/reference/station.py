@@ -90,6 +90,8 @@ class ReferenceStation:
         self.reset_when_idle = False
         self._boot_reason = BootReasonEnumType.power_up
         self._boot_trigger = asyncio.Event()
+        self._connecting = asyncio.Event()
+        self._stopping = asyncio.Event()
         self.boot_in_flight = False
         self.boot_answered = asyncio.Event()
         self._link: _Link | None = None
@@ -118,10 +120,11 @@ class ReferenceStation:
         self._connection_task = asyncio.create_task(self._connect_forever(), name=f"{self.settings.identity}-link")
         self.spawn(self._work())
         self.spawn(self._sample())
-        await asyncio.sleep(0)
+        await self._connecting.wait()
 
     async def stop(self) -> None:
         """Cancel everything and close the socket; idempotent and bounded by STOP_TIMEOUT_S."""
+        self._stopping.set()
         tasks = [task for task in (self._connection_task, *self._tasks) if task is not None and not task.done()]
         self._connection_task = None
         for task in tasks:
@@ -244,6 +247,7 @@ class ReferenceStation:
 
     async def _connect_forever(self) -> None:
         attempt = 0
+        self._connecting.set()
         while True:
             try:
                 async with connect(
@@ -261,8 +265,15 @@ class ReferenceStation:
                 LOGGER.info("%s: connection lost or refused: %r", self.settings.identity, error)
             except Exception:
                 LOGGER.exception("%s: session failed (invalid answer from the CSMS?); reconnecting", self.settings.identity)
-            await asyncio.sleep(self._backoff(attempt))
+            await self._back_off(self._backoff(attempt))
             attempt += 1
+
+    async def _back_off(self, seconds: float) -> None:
+        """The reconnection back-off timer of Part 4 §5.3 (RetryBackOff*): a protocol interval, ended early
+        only by stop()."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     def _auth_headers(self) -> dict[str, str]:
         password = self.settings.basic_auth_password
