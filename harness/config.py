@@ -6,14 +6,45 @@ A TOML file; every key has a default that suits the built-in reference SUT. See
 
 from __future__ import annotations
 
+import string
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from harness.actions import ACTIONS
+from harness.reference.faults import CSMS_FAULTS, STATION_FAULTS
 from harness.verdicts import HarnessError
 
 ROLES = ("cs", "csms")
+KINDS = ("external", "reference")
+ACTION_DRIVERS = ("prompt", "hook", "reference")
+ID_TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization")
+"""IdTokenEnumType of OCPP 2.0.1."""
+IDENTITY_MAX = 48  # Part 4 §3.1.1: identity is at most 48 characters and has no ':' (basic auth user-id)
+MODEL_MAX = 20  # BootNotificationRequest chargingStation.model
+VENDOR_NAME_MAX = 50  # BootNotificationRequest chargingStation.vendorName
+ID_TOKEN_MAX = 36  # IdTokenType.idToken
+VENDOR_ID_MAX = 255  # DataTransferRequest.vendorId
+MESSAGE_ID_MAX = 50  # DataTransferRequest.messageId
+REFERENCE_FAULTS = {"cs": STATION_FAULTS, "csms": CSMS_FAULTS}
+
+# Every table of a SUT file and the keys it may hold. Anything else is a mistake (a typo, a PICS file).
+SCHEMA: dict[str, tuple[str, ...]] = {
+    "sut": ("role", "kind"),
+    "station": (
+        "identity", "basic_auth_password", "evse_id", "connector_id", "connectors", "heartbeat_interval",
+        "vendor_name", "model", "tx_updated_measurands", "tx_updated_interval", "retry_back_off_wait_minimum",
+    ),
+    "csms": ("url", "listen_host", "listen_port", "listen_path"),
+    "id_tokens": ("valid", "invalid", "blocked"),
+    "data_transfer": ("vendor_id", "message_id"),
+    "timeouts": ("response", "message", "manual_action", "time_tolerance", "silence"),
+    "actions": ("driver", "commands", "webhook"),
+    "reference": ("faults",),
+}
+ID_TOKEN_KEYS = ("id_token", "type")
+PICS_TABLES = ("features", "questions", "hardware")
 
 
 @dataclass(frozen=True)
@@ -86,9 +117,10 @@ class SutConfig:
 def reference_config(role: str, faults: tuple[str, ...] = (), timeouts: Timeouts | None = None) -> SutConfig:
     """The configuration that runs the built-in reference SUT of ``role``, optionally with faults."""
     _check_role(role)
+    _check_faults(role, faults, "--ocpp-fault")
     return SutConfig(
         role=role,
-        faults=faults,
+        faults=tuple(faults),
         heartbeat_interval=2,
         tx_updated_interval=1,
         retry_back_off_wait_minimum=2,
@@ -97,58 +129,263 @@ def reference_config(role: str, faults: tuple[str, ...] = (), timeouts: Timeouts
     )
 
 
+
+
 def load(path: Path) -> SutConfig:
     """Read a SUT file; a mistake in it is a configuration ERROR, never the SUT's fault."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise HarnessError(f"cannot read SUT configuration {path}: {error}") from None
     return from_dict(data, source=str(path))
 
 
 def from_dict(data: dict[str, Any], source: str) -> SutConfig:
-    sut = data.get("sut", {})
-    station = data.get("station", {})
-    csms = data.get("csms", {})
-    tokens = data.get("id_tokens", {})
-    actions = data.get("actions", {})
-    role = sut.get("role", "cs")
-    _check_role(role)
+    """Check every table, key, type and value of a SUT file, then build the configuration.
+
+    Strict on purpose: an unknown table or key (a typo, a PICS file passed as SUT file) is rejected with a
+    :class:`HarnessError` that names the key and ``source``, instead of being ignored.
+    """
+    _check_keys(data, SCHEMA, "", source)
+    tables = {name: _table(data, name, source) for name in SCHEMA}
+    for name, table in tables.items():
+        _check_keys(table, SCHEMA[name], f"[{name}]", source)
+    sut, station, csms, tokens, transfer, timeouts, actions, reference = (tables[name] for name in SCHEMA)
+    get = _Getter(source)
+
+    if "role" not in sut:
+        raise _error(source, "[sut] role is missing: say whether the SUT is a 'cs' (Charging Station) or a 'csms'")
+    role = get.choice(sut, "sut", "role", ROLES)
+    kind = get.choice(sut, "sut", "kind", KINDS, "external")
+
+    identity = get.text(station, "station", "identity", "CS001", low=1, high=IDENTITY_MAX)
+    if ":" in identity:
+        raise _error(source, f"[station] identity must not contain ':' (Part 4 §3.1.1), got {identity!r}")
+    connectors = _connectors(station, source)
+    evse_id = get.integer(station, "station", "evse_id", 1, low=1)
+    connector_id = get.integer(station, "station", "connector_id", 1, low=1)
+    if evse_id not in connectors:
+        raise _error(source, f"[station] evse_id {evse_id} is not an EVSE of [station] connectors {sorted(connectors)}")
+    if connector_id not in connectors[evse_id]:
+        raise _error(source, f"[station] connector_id {connector_id} is not a connector of EVSE {evse_id} in [station] connectors")
+
+    csms_url = get.text(csms, "csms", "url", "")
+    if csms_url and not csms_url.startswith(("ws://", "wss://")):
+        raise _error(source, f"[csms] url must start with ws:// or wss://, got {csms_url!r}")
+    if role == "csms" and kind == "external" and not csms_url:
+        raise _error(source, "[csms] url is missing: an external CSMS needs its OCPP-J endpoint (ws://... or wss://...)")
+    listen_path = get.text(csms, "csms", "listen_path", "/ocpp", low=1)
+    if not listen_path.startswith("/"):
+        raise _error(source, f"[csms] listen_path must start with '/', got {listen_path!r}")
+
+    driver = get.choice(actions, "actions", "driver", ACTION_DRIVERS, "prompt")
+    if driver == "reference" and kind != "reference":
+        raise _error(source, "[actions] driver 'reference' needs the reference SUT ([sut] kind = 'reference')")
+    commands = _commands(actions, source)
+    webhook = get.text(actions, "actions", "webhook", None, low=1)
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise _error(source, f"[actions] webhook must be an http:// or https:// URL, got {webhook!r}")
+
+    faults = tuple(get.text_list(reference, "reference", "faults"))
+    if faults and kind != "reference":
+        raise _error(source, "[reference] faults only apply to the reference SUT ([sut] kind = 'reference')")
     try:
-        return SutConfig(
-            role=role,
-            sut=sut.get("kind", "external"),
-            identity=station.get("identity", "CS001"),
-            basic_auth_password=station.get("basic_auth_password"),
-            listen_host=csms.get("listen_host", "127.0.0.1"),
-            listen_port=int(csms.get("listen_port", 0)),
-            listen_path=csms.get("listen_path", "/ocpp"),
-            csms_url=csms.get("url", ""),
-            evse_id=int(station.get("evse_id", 1)),
-            connector_id=int(station.get("connector_id", 1)),
-            connectors={int(k): list(v) for k, v in station.get("connectors", {"1": [1]}).items()},
-            heartbeat_interval=int(station.get("heartbeat_interval", 300)),
-            vendor_name=station.get("vendor_name", "OCPP Conformance"),
-            model=station.get("model", "Fake Station"),
-            valid_id_token=IdToken(**tokens.get("valid", {"id_token": "VALID001"})),
-            invalid_id_token=IdToken(**tokens.get("invalid", {"id_token": "INVALID001"})),
-            blocked_id_token=IdToken(**tokens.get("blocked", {"id_token": "BLOCKED001"})),
-            tx_updated_measurands=station.get("tx_updated_measurands", "Energy.Active.Import.Register"),
-            tx_updated_interval=int(station.get("tx_updated_interval", 10)),
-            retry_back_off_wait_minimum=int(station.get("retry_back_off_wait_minimum", 30)),
-            data_transfer_vendor_id=data.get("data_transfer", {}).get("vendor_id", "org.openchargealliance.octt"),
-            data_transfer_message_id=data.get("data_transfer", {}).get("message_id", "ocpp-conformance-unused"),
-            timeouts=Timeouts(**data.get("timeouts", {})),
-            action_driver=actions.get("driver", "prompt"),
-            action_commands=dict(actions.get("commands", {})),
-            action_webhook=actions.get("webhook"),
-            faults=tuple(data.get("reference", {}).get("faults", ())),
-            source=source,
-        )
-    except (TypeError, ValueError) as error:
-        raise HarnessError(f"invalid SUT configuration {source}: {error}") from None
+        _check_faults(role, faults, "[reference] faults")
+    except HarnessError as error:
+        raise _error(source, str(error)) from None
+
+    return SutConfig(
+        role=role,
+        sut=kind,
+        identity=identity,
+        basic_auth_password=get.text(station, "station", "basic_auth_password", None, low=1),
+        listen_host=get.text(csms, "csms", "listen_host", "127.0.0.1", low=1),
+        listen_port=get.integer(csms, "csms", "listen_port", 0, low=0, high=65535),
+        listen_path=listen_path,
+        csms_url=csms_url,
+        evse_id=evse_id,
+        connector_id=connector_id,
+        connectors=connectors,
+        heartbeat_interval=get.integer(station, "station", "heartbeat_interval", 300, low=1),
+        vendor_name=get.text(station, "station", "vendor_name", "OCPP Conformance", low=1, high=VENDOR_NAME_MAX),
+        model=get.text(station, "station", "model", "Fake Station", low=1, high=MODEL_MAX),
+        valid_id_token=_id_token(tokens, "valid", "VALID001", source),
+        invalid_id_token=_id_token(tokens, "invalid", "INVALID001", source),
+        blocked_id_token=_id_token(tokens, "blocked", "BLOCKED001", source),
+        tx_updated_measurands=get.text(
+            station, "station", "tx_updated_measurands", "Energy.Active.Import.Register", low=1
+        ),
+        tx_updated_interval=get.integer(station, "station", "tx_updated_interval", 10, low=0),
+        retry_back_off_wait_minimum=get.integer(station, "station", "retry_back_off_wait_minimum", 30, low=0),
+        data_transfer_vendor_id=get.text(
+            transfer, "data_transfer", "vendor_id", "org.openchargealliance.octt", low=1, high=VENDOR_ID_MAX
+        ),
+        data_transfer_message_id=get.text(
+            transfer, "data_transfer", "message_id", "ocpp-conformance-unused", low=1, high=MESSAGE_ID_MAX
+        ),
+        timeouts=Timeouts(**{key: get.seconds(timeouts, key) for key in timeouts}),
+        action_driver=driver,
+        action_commands=commands,
+        action_webhook=webhook,
+        faults=faults,
+        source=source,
+    )
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise HarnessError(f"role must be one of {ROLES}, got {role!r}")
+
+
+def _check_faults(role: str, faults: tuple[str, ...] | list[str], where: str) -> None:
+    unknown = sorted(set(faults) - REFERENCE_FAULTS[role].keys())
+    if unknown:
+        raise HarnessError(
+            f"{where}: unknown fault(s) {unknown} of the reference {role.upper()}; known: {sorted(REFERENCE_FAULTS[role])}"
+        )
+
+
+# --- checking helpers -------------------------------------------------------------------------------------
+
+
+def _error(source: str, message: str) -> HarnessError:
+    return HarnessError(f"invalid SUT configuration {source}: {message}")
+
+
+def _check_keys(table: dict[str, Any], known: Any, where: str, source: str) -> None:
+    """Reject a key ``table`` does not know, naming it; a PICS file gets a hint."""
+    unknown = [key for key in table if key not in known]
+    if not unknown:
+        return
+    what = f"unknown key(s) {', '.join(repr(k) for k in unknown)} in {where}" if where else (
+        f"unknown table(s) {', '.join(f'[{k}]' for k in unknown)}"
+    )
+    hint = ""
+    looks_like_pics = (not where and any(key in PICS_TABLES for key in unknown)) or (
+        where == "[sut]" and "profiles" in unknown
+    )
+    if looks_like_pics:
+        hint = " (this looks like a PICS file: pass it with --pics, not as the SUT configuration)"
+    raise _error(source, f"{what}; known: {', '.join(known)}{hint}")
+
+
+def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise _error(source, f"[{name}] must be a table, got {_kind(value)} {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+class _Getter:
+    """Typed, range-checked reads of one key; every message names the table, the key and the file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def _fail(self, table: str, key: str, message: str) -> HarnessError:
+        return _error(self.source, f"[{table}] {key} {message}")
+
+    def text(
+        self, data: dict[str, Any], table: str, key: str, default: Any, low: int = 0, high: int | None = None
+    ) -> Any:
+        if key not in data:
+            return default
+        value = data[key]
+        if not isinstance(value, str):
+            raise self._fail(table, key, f"must be a string, got {_kind(value)} {value!r}")
+        if len(value) < low:
+            raise self._fail(table, key, "must not be empty" if low == 1 else f"must be at least {low} characters")
+        if high is not None and len(value) > high:
+            raise self._fail(table, key, f"must be at most {high} characters, got {len(value)}: {value!r}")
+        return value
+
+    def choice(self, data: dict[str, Any], table: str, key: str, allowed: tuple[str, ...], default: str = "") -> str:
+        value = self.text(data, table, key, default)
+        if value not in allowed:
+            raise self._fail(table, key, f"must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        return value
+
+    def integer(
+        self, data: dict[str, Any], table: str, key: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(table, key, f"must be an integer, got {_kind(value)} {value!r}")
+        if low is not None and value < low:
+            raise self._fail(table, key, f"must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise self._fail(table, key, f"must be at most {high}, got {value}")
+        return value
+
+    def seconds(self, data: dict[str, Any], key: str) -> float:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._fail("timeouts", key, f"must be a number of seconds, got {_kind(value)} {value!r}")
+        if not value > 0 or value == float("inf"):
+            raise self._fail("timeouts", key, f"must be a positive number of seconds, got {value}")
+        return float(value)
+
+    def text_list(self, data: dict[str, Any], table: str, key: str) -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._fail(table, key, f"must be an array of strings, got {value!r}")
+        return value
+
+
+def _connectors(station: dict[str, Any], source: str) -> dict[int, list[int]]:
+    """``[station.connectors]``: EVSE id (a quoted key, "1") → its connector ids, e.g. ``"1" = [1, 2]``."""
+    raw = station.get("connectors", {"1": [1]})
+    if not isinstance(raw, dict) or not raw:
+        raise _error(source, f'[station] connectors must be a non-empty table of EVSE id to connector ids, e.g. {{ "1" = [1] }}, got {raw!r}')
+    connectors: dict[int, list[int]] = {}
+    for evse, ids in raw.items():
+        if not evse.isdigit() or int(evse) < 1:
+            raise _error(source, f"[station] connectors: EVSE id {evse!r} must be a positive integer")
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in ids)
+            or len(set(ids)) != len(ids)
+        ):
+            raise _error(source, f"[station] connectors: EVSE {evse} must list distinct positive connector ids, got {ids!r}")
+        connectors[int(evse)] = list(ids)
+    return connectors
+
+
+def _id_token(tokens: dict[str, Any], name: str, default: str, source: str) -> IdToken:
+    """``[id_tokens.<name>]``: ``id_token`` (required when the table is given) and ``type`` (IdTokenEnumType)."""
+    if name not in tokens:
+        return IdToken(default)
+    table = tokens[name]
+    where = f"id_tokens.{name}"
+    if not isinstance(table, dict):
+        raise _error(source, f"[{where}] must be a table with id_token and type, got {_kind(table)} {table!r}")
+    _check_keys(table, ID_TOKEN_KEYS, f"[{where}]", source)
+    get = _Getter(source)
+    token_type = get.choice(table, where, "type", ID_TOKEN_TYPES, "ISO14443")
+    if "id_token" not in table:
+        raise _error(source, f"[{where}] id_token is missing")
+    low = 0 if token_type == "NoAuthorization" else 1
+    return IdToken(get.text(table, where, "id_token", None, low=low, high=ID_TOKEN_MAX), token_type)
+
+
+def _commands(actions: dict[str, Any], source: str) -> dict[str, str]:
+    """``[actions.commands]``: action name (one of harness.actions.ACTIONS) → shell command template."""
+    raw = actions.get("commands", {})
+    if not isinstance(raw, dict):
+        raise _error(source, f"[actions] commands must be a table of action name to command, got {_kind(raw)} {raw!r}")
+    _check_keys(raw, ACTIONS, "[actions.commands]", source)
+    get = _Getter(source)
+    for name in raw:
+        template = get.text(raw, "actions.commands", name, None, low=1)
+        try:
+            list(string.Formatter().parse(template))
+        except ValueError as error:
+            raise _error(source, f"[actions.commands] {name} is not a valid template ({error}): {template!r}") from None
+    return dict(raw)

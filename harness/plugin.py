@@ -51,6 +51,11 @@ def option(config: pytest.Config, name: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(info): a Part 6 test case (set by harness.testcase.testcase)")
+    if config.getoption("help", False) or config.getoption("version", False) or config.getoption("markers", False):
+        return
+    # Read and check the SUT configuration now: a mistake in it is a usage error before anything runs, not
+    # an internal error in the report header nor an ERROR of every case.
+    _sut_config(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,13 +75,19 @@ def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
         return cached
     sut = option(config, "ocpp_sut")
     faults = tuple(config.getoption("ocpp_fault") or ())
-    if sut == "reference":
-        role = option(config, "ocpp_role") or "cs"
-        loaded = sut_config.reference_config(role, faults)
-    else:
-        loaded = sut_config.load(Path(sut))
-        if faults:
-            raise pytest.UsageError("--ocpp-fault only applies to the reference SUT")
+    try:
+        if sut == "reference":
+            role = option(config, "ocpp_role") or "cs"
+            loaded = sut_config.reference_config(role, faults)
+        else:
+            if faults:
+                raise pytest.UsageError("--ocpp-fault only applies to the reference SUT (--ocpp-sut reference)")
+            loaded = sut_config.load(Path(sut))
+            role = config.getoption("ocpp_role")
+            if role and role != loaded.role:
+                raise pytest.UsageError(f"the SUT file {sut} describes a {loaded.role}, but --ocpp-role is {role}")
+    except HarnessError as error:
+        raise pytest.UsageError(str(error)) from None
     config._ocpp_sut_config = loaded  # type: ignore[attr-defined]
     return loaded
 
