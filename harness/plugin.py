@@ -12,6 +12,7 @@ and the verdict under the report folder, and attaches both to the Allure result.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -22,7 +23,9 @@ import pytest_asyncio
 
 from harness import config as sut_config
 from harness.case import Case, CaseInfo, StepObserver
+from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
+from harness.pics import identifiers
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, Verdict, verdict_of
 
 MARKER = "ocpp_case"
@@ -166,7 +169,7 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None) -> No
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{running.info.id}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     allure.dynamic.label("verdict", verdict.value)
-    allure.attach(running.trace.to_jsonl(), name=f"{running.info.id}.jsonl", attachment_type=allure.attachment_type.JSON)
+    allure.attach(running.trace.to_jsonl(), name=f"trace {running.info.id}.jsonl", attachment_type="text/plain", extension="jsonl")
     item.user_properties.extend([("case_id", running.info.id), ("verdict", verdict.value), ("trace", str(trace_path))])
 
 
@@ -181,7 +184,31 @@ def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dic
     return result
 
 
+@functools.cache
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+def _label_profiles(case_id: str) -> None:
+    """Feature = each Part 5 profile listing the case, with its M/C flag; tags = the PICS ids of its
+    conditions; severity critical when mandatory somewhere, else normal."""
+    try:
+        entry = _catalog().get(case_id)
+    except (KeyError, CatalogError):
+        return
+    for key, cell in entry.profiles.items():
+        name = _catalog().profiles[key].name
+        allure.dynamic.feature(name)
+        allure.dynamic.label("profile", f"{name} ({cell.flag})")
+        if cell.condition:
+            allure.dynamic.label("condition", f"{name}: {cell.condition}")
+            allure.dynamic.tag(*identifiers(cell.condition))
+    mandatory = any(cell.flag == "M" for cell in entry.profiles.values())
+    allure.dynamic.severity(allure.severity_level.CRITICAL if mandatory else allure.severity_level.NORMAL)
+
+
 def _label_allure(info: CaseInfo, environment: Environment) -> None:
+    _label_profiles(info.id)
     allure.dynamic.id(info.id)
     allure.dynamic.title(f"{info.id} {info.title}")
     allure.dynamic.label("ocpp_version", "2.0.1")
