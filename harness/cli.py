@@ -366,6 +366,12 @@ def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
         reason = f"  {case['reason']}" if case["reason"] else ""
         lines.append(f"{case['id']:<20} {case['verdict']:<13}{reason}")
     lines.append(f"\nnot applicable: {summary['not_applicable']}, not implemented: {summary['not_implemented']}")
+    for row in summary["profiles"]:
+        if row["not_run"]:
+            lines.append(
+                f"NOTE: {row['profile']}: {row['not_run']} required case(s) did not run (not implemented or left out"
+                " with --cases); the exit code covers only the cases that ran, not the whole profile"
+            )
     lines += [f"harness error: {error}" for error in summary["harness_errors"]]
     lines.append(f"report: {report_dir}")
     return "\n".join(lines)
