@@ -19,6 +19,17 @@ def boot_response(case: Case, status: str) -> dict[str, Any]:
     return {"currentTime": now(), "interval": case.config.heartbeat_interval, "status": status}
 
 
+async def reboot_answering(case: Case, status: str) -> Call:
+    """"Manual Action: Reboot the Charging Station", then steps 1-2: its BootNotificationRequest is answered
+    with ``status`` and interval <Configured heartbeatInterval>."""
+    case.respond("BootNotification", lambda call: boot_response(case, status))
+    case.forget_received()
+    with case.step("Manual", "Manual Action: Reboot the Charging Station"):
+        await case.manual("reboot")
+    with case.step("1-2", f"The Charging Station sends a BootNotificationRequest; the OCTT answers {status}"):
+        return await case.expect("BootNotification")
+
+
 @testcase("TC_B_01_CS", "Cold Boot Charging Station - Accepted", ["B01"], ["B01.FR.01", "B01.FR.05", "B01.FR.09"])
 async def test_tc_b_01_cs(case: Case) -> None:
     with case.step("1", "Execute Reusable State Booted", "B01.FR.01", "B01.FR.05", "B01.FR.09"):
@@ -32,12 +43,7 @@ async def test_tc_b_01_cs(case: Case) -> None:
     ["B02.FR.01", "B02.FR.02", "B02.FR.04", "B02.FR.05", "B02.FR.06", "B02.FR.08", "F06.FR.17"],
 )
 async def test_tc_b_02_cs(case: Case) -> None:
-    case.respond("BootNotification", lambda call: boot_response(case, "Pending"))
-    case.forget_received()
-    with case.step("Manual", "Manual Action: Reboot the Charging Station"):
-        await case.manual("reboot")
-    with case.step("1-2", "The Charging Station sends a BootNotificationRequest; the OCTT answers Pending"):
-        await case.expect("BootNotification")
+    await reboot_answering(case, "Pending")
     with case.step("3-4", "OCTT sends SetVariablesRequest OCPPCommCtrlr.OfflineThreshold = 300"):
         answer = await case.call(
             "SetVariables",
@@ -89,14 +95,9 @@ async def notify_reports_until_complete(case: Case, request_id: int) -> list[Cal
 @testcase("TC_B_03_CS", "Cold Boot Charging Station - Rejected", ["B03"], ["B03.FR.02", "B03.FR.04", "B03.FR.06"])
 async def test_tc_b_03_cs(case: Case) -> None:
     interval = case.config.heartbeat_interval
-    case.respond("BootNotification", lambda call: boot_response(case, "Rejected"))
-    case.forget_received()
-    with case.step("Manual", "Manual Action: Reboot the Charging Station"):
-        await case.manual("reboot")
-    with case.step("1-2", "The Charging Station sends a BootNotificationRequest; the OCTT answers Rejected"):
-        await case.expect("BootNotification")
-        rejected_at = case.clock()
-        case.respond("BootNotification", lambda call: boot_response(case, "Accepted"))
+    await reboot_answering(case, "Rejected")
+    rejected_at = case.clock()
+    case.respond("BootNotification", lambda call: boot_response(case, "Accepted"))
     with case.step("3-4", "The Charging Station resends the BootNotificationRequest after the interval"):
         await case.expect("BootNotification", timeout=interval + case.config.timeouts.message)
         waited = case.clock() - rejected_at
