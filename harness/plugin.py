@@ -210,7 +210,6 @@ def _label_profiles(case_id: str) -> None:
 def _label_allure(info: CaseInfo, environment: Environment) -> None:
     _label_profiles(info.id)
     allure.dynamic.id(info.id)
-    allure.dynamic.title(f"{info.id} {info.title}")
     allure.dynamic.label("ocpp_version", "2.0.1")
     allure.dynamic.label("role", "Charging Station" if info.role == "cs" else "CSMS")
     allure.dynamic.parent_suite("SUT = Charging Station" if info.role == "cs" else "SUT = CSMS")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import allure
 import pytest
 
 from harness.case import CaseInfo
@@ -21,7 +22,7 @@ def testcase(
     session_loop = pytest.mark.asyncio(loop_scope="session")
 
     def mark(function: Callable[..., Any]) -> Callable[..., Any]:
-        return session_loop(case_marker(function))
+        return session_loop(case_marker(allure.title(f"{case_id} {title}")(function)))
 
     return mark
 
