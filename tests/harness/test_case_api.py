@@ -155,3 +155,17 @@ async def test_unknown_identity_gets_404(fake_csms: FakeCsms) -> None:
     with pytest.raises(InvalidStatus) as refused:
         await connect(f"{fake_csms.url}/CS999", subprotocols=["ocpp2.0.1"])
     assert refused.value.response.status_code == 404
+
+
+async def test_a_manual_action_the_configuration_cannot_do_is_inconclusive(fake_csms: FakeCsms) -> None:
+    from harness.actions import ActionUnavailable
+    from harness.verdicts import Inconclusive
+
+    class Unable:
+        async def perform(self, action: object) -> ActionResult:
+            raise ActionUnavailable("no hook is configured for the manual action 'reboot'")
+
+    config = reference_config("cs", timeouts=FAST)
+    running = Case(CaseInfo("TC_X_00_CS", "scripted", "cs"), fake_csms, config, Unable(), csms_defaults(config))
+    with pytest.raises(Inconclusive, match="no hook"):
+        await running.manual("reboot")
