@@ -164,6 +164,6 @@ class ReferenceDriver:
     async def perform(self, action: Action) -> ActionResult:
         try:
             answer = await self.sut.perform(action.name, dict(action.params))
-        except NotImplementedError:
+        except LookupError:
             raise ActionUnavailable(f"the reference SUT cannot perform {action.name!r}") from None
         return ActionResult(confirmed=answer if action.is_question else None)

@@ -11,6 +11,7 @@ A path is dotted with list indices in brackets. An expectation is a plain value 
 
 from __future__ import annotations
 
+import abc
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,14 +20,14 @@ _MISSING = object()
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-class Expectation:
+class Expectation(abc.ABC):
     """A test on one field's value (``_MISSING`` when the field is absent)."""
 
-    def holds(self, value: Any) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def holds(self, value: Any) -> bool: ...
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from harness.reference import UnknownAction
 from harness.reference.csms_handlers import CsmsChargePoint
 from harness.reference.faults import CSMS_FAULTS, checked
 from harness.reference.transport import MAX_MESSAGE_SIZE, SUBPROTOCOL
@@ -131,7 +132,7 @@ class ReferenceCsms:
             self.boot_pending = True
             self.pending_answered.clear()
             return None
-        raise NotImplementedError(f"the reference CSMS cannot perform {name!r}")
+        raise UnknownAction(f"the reference CSMS cannot perform {name!r}")
 
     async def _get_variables(self, identity: str, component: str, variable: str) -> None:
         """B06: GetVariablesRequest for one variable; an Accepted value is stored for the later confirmation."""

@@ -37,6 +37,7 @@ from ocpp.v201.enums import (
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from harness.reference import UnknownAction
 from harness.reference.device_model import ComponentKey, DeviceModel, VariableKey
 from harness.reference.faults import STATION_FAULTS, checked
 from harness.reference.station_handlers import StationChargePoint
@@ -173,7 +174,7 @@ class ReferenceStation:
             id_token = {"id_token": str(params["id_token"]), "type": str(params.get("type", "ISO14443"))}
             self.enqueue(self._present_id_token(int(params.get("evse_id", 1)), id_token))
         else:
-            raise NotImplementedError(f"the reference station cannot perform {name!r}")
+            raise UnknownAction(f"the reference station cannot perform {name!r}")
         return None
 
     async def _work(self) -> None:

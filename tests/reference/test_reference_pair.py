@@ -10,6 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from harness.reference import UnknownAction
 from harness.reference.csms import CsmsSettings, Received, ReferenceCsms
 from harness.reference.station import ReferenceStation, StationSettings
 from harness.reference.transport import basic_auth_header
@@ -197,9 +198,9 @@ async def test_unknown_fault_names_raise() -> None:
 
 async def test_unknown_actions_raise() -> None:
     station = ReferenceStation(StationSettings(csms_url="ws://127.0.0.1:1"))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(UnknownAction):
         await station.perform("dance", {})
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(UnknownAction):
         await ReferenceCsms(CsmsSettings()).perform("dance", {})
 
 
