@@ -5,8 +5,8 @@
      "transactionInfo.remoteStartId": PRESENT,
      "evse.id": not_(0)}
 
-A path is dotted with list indices in brackets. An expectation is a plain value (equal), :data:`PRESENT`,
-:data:`ABSENT`, :func:`one_of`, :func:`not_`, or any :class:`Expectation`.
+A path is dotted with list indices in brackets. An expectation is a plain value (equal, of the same JSON
+type), :data:`PRESENT`, :data:`ABSENT`, :func:`one_of` or :func:`not_`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 _MISSING = object()
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -72,20 +72,6 @@ class _Presence(Expectation):
 
     def describe(self) -> str:
         return "present" if self.present else "absent"
-
-
-@dataclass(frozen=True)
-class Satisfies(Expectation):
-    """A predicate with a description, for what a plain value cannot say."""
-
-    predicate: Callable[[Any], bool]
-    description: str
-
-    def holds(self, value: Any) -> bool:
-        return value is not _MISSING and bool(self.predicate(value))
-
-    def describe(self) -> str:
-        return self.description
 
 
 PRESENT: Expectation = _Presence(True)

@@ -111,15 +111,23 @@ async def ocpp_environment(pytestconfig: pytest.Config) -> AsyncIterator[Environ
         await environment.stop()
 
 
+def report_dir(config: pytest.Config) -> Path:
+    """Where traces and results go: --ocpp-report-dir, else the ini key, else reports/latest."""
+    return Path(option(config, "ocpp_report_dir"))
+
+
 @pytest.fixture
 def ocpp_report_dir(pytestconfig: pytest.Config) -> Path:
-    folder = Path(option(pytestconfig, "ocpp_report_dir"))
+    """The report folder of this run (created), for cases and hooks that write evidence beside the traces."""
+    folder = report_dir(pytestconfig)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def case(request: pytest.FixtureRequest, ocpp_environment: Environment) -> AsyncIterator[Case]:
+async def case(
+    request: pytest.FixtureRequest, ocpp_environment: Environment, ocpp_report_dir: Path
+) -> AsyncIterator[Case]:
     """The running Part 6 case, attached to the SUT for the duration of the test."""
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
@@ -132,7 +140,7 @@ async def case(request: pytest.FixtureRequest, ocpp_environment: Environment) ->
     try:
         yield running
         await running.run_cleanups()
-        running.trace.write(Path(option(request.config, "ocpp_report_dir")) / "traces")
+        running.trace.write(ocpp_report_dir / "traces")
     finally:
         ocpp_environment.end_case()
 
@@ -163,7 +171,7 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None) -> No
     verdict = verdict_of(error)
     result = _result(running, verdict, error)
     running.trace.event("verdict", **result)
-    folder = Path(option(item.config, "ocpp_report_dir"))
+    folder = report_dir(item.config)
     trace_path = running.trace.write(folder / "traces")
     results = folder / "results"
     results.mkdir(parents=True, exist_ok=True)

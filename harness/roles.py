@@ -88,10 +88,6 @@ class Link:
         assert connection is not None
         return connection
 
-    async def wait_for_close(self, connection: Connection, timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            await connection.closed.wait()
-
     def _open_connection(self, newer_than: int) -> Connection | None:
         connection = self.connection
         if connection is None or connection.closed.is_set() or connection.number <= newer_than:

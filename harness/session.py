@@ -88,10 +88,6 @@ class Connection:
         finally:
             self._answer = None
 
-    async def send_raw(self, text: str) -> None:
-        """Send a text as it is: only for cases that must put a malformed frame on the wire on purpose."""
-        await self.websocket.send(text)
-
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.websocket.close(code, reason)
         await self.closed.wait()

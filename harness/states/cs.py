@@ -12,9 +12,6 @@ from harness.core.frames import Call
 from harness.matching import PRESENT, one_of
 from harness.verdicts import Inconclusive
 
-CONNECTOR_REPORT_STEP = "A message to report the state of a connector has been received for all connectors"
-
-
 def connector_status(evse_id: int, connector_id: int, status: str) -> list[tuple[str, dict[str, object]]]:
     """The two ways a station reports a connector's state (Part 6 lists both): StatusNotification or
     NotifyEvent on the AvailabilityState of the Connector component."""
