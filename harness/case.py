@@ -21,16 +21,13 @@ from typing import Any, Awaitable, Callable, Iterator
 
 from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailable
 from harness.config import SutConfig
-from harness.core.frames import Call, CallError, CallResult, RpcErrorCode
+from harness.core.frames import Call, CallError, CallResult
 from harness.core.rpc import Inbound, LocalProtocolError, Outbound
 from harness.roles import Link
-from harness.session import Connection, ConnectionClosedDuringCall, ErrorReply, Reply
+from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
 from harness.matching import describe_mismatches, mismatches
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
-
-Responder = Reply | Callable[[Call], Reply]
-
 
 @dataclass(frozen=True)
 class CaseInfo:
@@ -313,10 +310,7 @@ class Case:
         self._wake()
 
     def reply_to(self, connection: Connection, call: Call) -> Reply:
-        responder = self.responders.get(call.action)
-        if responder is None:
-            return ErrorReply(RpcErrorCode.NotSupported, f"the harness does not handle {call.action} in {self.info.id}")
-        return responder(call) if callable(responder) else responder
+        return answer(self.responders, call)
 
     def on_closed(self, connection: Connection) -> None:
         self.trace.event("connection closed", connection=connection.number, code=connection.close_code)

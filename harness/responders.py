@@ -8,14 +8,11 @@ device model the SUT configuration describes. A case overrides any of these with
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
 from harness.config import SutConfig
 from harness.core.frames import Call, RpcErrorCode
-from harness.session import ErrorReply, Reply
-
-Responder = Reply | Callable[[Call], Reply]
-
+from harness.session import ErrorReply, Responder
 
 def now() -> str:
     """The current UTC time as an OCPP dateTime."""

@@ -19,10 +19,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
 
-from harness.core.frames import Call, RpcErrorCode
+from harness.core.frames import Call
 from harness.core.rpc import Inbound, Outbound
 from harness.core.schemas import SchemaSet, ocpp201
-from harness.session import Connection, ErrorReply, Listener, Reply
+from harness.session import Connection, Listener, Reply, answer
 
 SUBPROTOCOL = "ocpp2.0.1"
 MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -44,10 +44,7 @@ class Answering:
         self.calls_answered[call.action] = self.calls_answered.get(call.action, 0) + 1
         self.answered.set()
         self.answered = asyncio.Event()
-        responder = self.responders.get(call.action)
-        if responder is None:
-            return ErrorReply(RpcErrorCode.NotSupported, f"{call.action} is not supported here")
-        return responder(call) if callable(responder) else responder
+        return answer(self.responders, call)
 
     async def wait_for(self, action: str, timeout: float) -> None:
         """Until the SUT has sent ``action`` at least once (used to know the reference SUT is up)."""

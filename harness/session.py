@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from websockets.asyncio.connection import Connection as WebSocket
 from websockets.exceptions import ConnectionClosed
@@ -30,6 +30,16 @@ class ErrorReply:
 
 
 Reply = dict[str, Any] | ErrorReply
+Responder = Reply | Callable[[Call], Reply]
+"""How the harness answers one action: a payload, an ErrorReply, or a function of the CALL."""
+
+
+def answer(responders: dict[str, Responder], call: Call) -> Reply:
+    """The reply the responders give to a CALL; NotSupported for an action they do not handle."""
+    responder = responders.get(call.action)
+    if responder is None:
+        return ErrorReply(RpcErrorCode.NotSupported, f"the harness does not handle {call.action} here")
+    return responder(call) if callable(responder) else responder
 
 
 class Listener(Protocol):
