@@ -197,9 +197,30 @@ class Case:
         timeout: float | None = None,
         requirement: str = "",
         invalid_on_purpose: bool = False,
-        error_allowed: bool = False,
+    ) -> CallResult:
+        """Send a CALL and return the SUT's CALLRESULT; a CALLERROR is a FAIL."""
+        answer = await self.call_answer(
+            action, payload, timeout=timeout, requirement=requirement, invalid_on_purpose=invalid_on_purpose
+        )
+        if isinstance(answer, CallError):
+            raise SutFailure(
+                f"the SUT answered {action} with CALLERROR {answer.error_code}",
+                self.current_step,
+                self.requirement_for(requirement),
+                self._quote(answer),
+            )
+        return answer
+
+    async def call_answer(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        requirement: str = "",
+        invalid_on_purpose: bool = False,
     ) -> CallResult | CallError:
-        """Send a CALL and return the SUT's answer. A CALLERROR is a FAIL unless ``error_allowed``."""
+        """Send a CALL and return whatever the SUT answered, CALLERROR included, for steps that expect one."""
         self._raise_pending()
         timeout = self.config.timeouts.response if timeout is None else timeout
         connection = await self.connection()
@@ -214,16 +235,8 @@ class Case:
         except ConnectionClosedDuringCall as error:
             raise SutFailure(f"{error} ({action})", self.current_step, self.requirement_for(requirement)) from None
         self._raise_pending()
-        frame = answer.frame
-        if isinstance(frame, CallError) and not error_allowed:
-            raise SutFailure(
-                f"the SUT answered {action} with CALLERROR {frame.error_code}",
-                self.current_step,
-                self.requirement_for(requirement),
-                answer.raw,
-            )
-        assert isinstance(frame, (CallResult, CallError))
-        return frame
+        assert isinstance(answer.frame, (CallResult, CallError)), "the RPC endpoint resolves a CALL with its answer"
+        return answer.frame
 
     async def drop_connection(self) -> Connection:
         """Close the WebSocket from the harness's side (a connection loss, as the SUT sees it)."""
@@ -376,7 +389,7 @@ class Case:
             reason += f"; the connection closed at {closed[-1]['timestamp']}"
         return reason
 
-    def _quote(self, message: Call | CallResult | None) -> str | None:
+    def _quote(self, message: Call | CallResult | CallError | None) -> str | None:
         """The frame as it went over the wire, for a verdict."""
         if message is None:
             return None

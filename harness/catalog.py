@@ -76,7 +76,7 @@ class Catalog:
                 return case
         raise KeyError(f"no test case {case_id!r} in the Edition 3 catalog")
 
-    def for_role(self, role: Role) -> tuple[CaseEntry, ...]:
+    def for_role(self, role: str) -> tuple[CaseEntry, ...]:
         """All cases whose system under test has this role, in catalog order."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")

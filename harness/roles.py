@@ -12,19 +12,21 @@ import http
 import ssl
 import urllib.parse
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from harness.core.frames import Call
 from harness.core.rpc import Inbound, Outbound
 from harness.core.schemas import SchemaSet, ocpp201
 from harness.session import Connection, Listener, Reply, answer
 
-SUBPROTOCOL = "ocpp2.0.1"
+SUBPROTOCOL = Subprotocol("ocpp2.0.1")
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 """NotifyReport frames of a full inventory are large; websockets' 1 MiB default would cut them."""
 
@@ -225,13 +227,14 @@ class FakeCsms(Link):
     async def _handler(self, websocket: ServerConnection) -> None:
         if websocket.subprotocol != SUBPROTOCOL:
             # Part 4 §3.2: finish the handshake without the header, then close at once.
-            self.rejections.append(HandshakeRejection(websocket.request.path, 101, "no ocpp2.0.1 subprotocol offered"))
+            path = websocket.request.path if websocket.request else ""
+            self.rejections.append(HandshakeRejection(path, 101, "no ocpp2.0.1 subprotocol offered"))
             await websocket.close(1002, "subprotocol ocpp2.0.1 required")
             return
         await self._run(websocket)
 
 
-def _select_subprotocol(connection: ServerConnection, offered: Any) -> str | None:
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
@@ -254,7 +257,7 @@ class StationIdentity:
     identity: str = "CS001"
     basic_auth_password: str | None = None
     ssl_context: ssl.SSLContext | None = None
-    subprotocols: tuple[str, ...] = (SUBPROTOCOL,)
+    subprotocols: tuple[Subprotocol, ...] = (SUBPROTOCOL,)
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property

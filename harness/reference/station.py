@@ -167,12 +167,12 @@ class ReferenceStation:
         if name == "reboot":
             self.enqueue(self.reboot(BootReasonEnumType.power_up))
         elif name == "plug_in":
-            self.enqueue(self._plug_in(int(params.get("evse_id", 1)), int(params.get("connector_id", 1))))
+            self.enqueue(self._plug_in(int(str(params.get("evse_id", 1))), int(str(params.get("connector_id", 1)))))
         elif name == "unplug":
-            self.enqueue(self._unplug(int(params.get("evse_id", 1))))
+            self.enqueue(self._unplug(int(str(params.get("evse_id", 1)))))
         elif name == "present_id_token":
             id_token = {"id_token": str(params["id_token"]), "type": str(params.get("type", "ISO14443"))}
-            self.enqueue(self._present_id_token(int(params.get("evse_id", 1)), id_token))
+            self.enqueue(self._present_id_token(int(str(params.get("evse_id", 1))), id_token))
         else:
             raise UnknownAction(f"the reference station cannot perform {name!r}")
         return None
@@ -293,7 +293,7 @@ class ReferenceStation:
         charge_point = StationChargePoint(self, connection, response_timeout=timeout)
         reader = asyncio.create_task(charge_point.start())
         closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        reader.add_done_callback(lambda _: closed.done() or closed.set_result(None))
+        reader.add_done_callback(lambda _: _settle(closed))
         workers: list[asyncio.Task[Any]] = [reader]
         self._current = _Link(charge_point, closed)
         try:
@@ -526,3 +526,9 @@ class ReferenceStation:
                 for evse_id, connector_id in self._connector_status:
                     if evse is None or evse.get("id") == evse_id and evse.get("connector_id", connector_id) == connector_id:
                         await self._report_connector(evse_id, connector_id)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    """Mark the connection closed, once."""
+    if not future.done():
+        future.set_result(None)

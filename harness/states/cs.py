@@ -169,7 +169,7 @@ async def stop_transaction_and_unplug(case: Case) -> None:
     """Clean-up after a case that leaves a transaction running: stop it remotely and unplug the EV."""
     transaction_id = case.link.memory.pop("transaction_id", None)
     if transaction_id is not None:
-        await case.call("RequestStopTransaction", {"transactionId": transaction_id}, error_allowed=True)
+        await case.call_answer("RequestStopTransaction", {"transactionId": transaction_id})
     await case.manual("unplug", evse_id=case.config.evse_id, connector_id=case.config.connector_id)
     await case.expect_any(connector_status(case.config.evse_id, case.config.connector_id, "Available"))
     if transaction_id is not None:

@@ -77,7 +77,6 @@ async def notify_connector(case: Case, evse_id: int, connector_id: int, status: 
         "StatusNotification",
         {"timestamp": now(), "connectorStatus": status, "evseId": evse_id, "connectorId": connector_id},
     )
-    assert isinstance(answer, CallResult)
     return answer
 
 
@@ -94,7 +93,6 @@ async def booted(case: Case) -> CallResult:
 async def send_boot(case: Case, expected_status: str, requirement: str = "") -> CallResult:
     """Send a BootNotificationRequest (PowerUp) and check the status; remember an accepted boot."""
     answer = await case.call("BootNotification", boot_request(case), requirement=requirement)
-    assert isinstance(answer, CallResult)
     case.verify(answer, {"status": expected_status}, requirement=requirement)
     if expected_status == "Accepted" and case.link.connection is not None:
         case.link.memory["booted_connection"] = case.link.connection.number
@@ -126,5 +124,4 @@ def device_value(case: Case, component: str, variable: str) -> str:
 
 async def authorize(case: Case, id_token: dict[str, str]) -> CallResult:
     answer = await case.call("Authorize", {"idToken": id_token})
-    assert isinstance(answer, CallResult)
     return answer
