@@ -66,10 +66,13 @@ async def test_messages_in_any_order_are_all_found(fake_csms: FakeCsms, case: Ca
 
 async def test_silent_sut_gives_a_timeout_fail_naming_the_step(fake_csms: FakeCsms, case: Case) -> None:
     async with await station(fake_csms):
+        started = case.clock()
         with case.step("3", "The Charging Station sends a BootNotificationRequest", "B01.FR.01"):
             with pytest.raises(SutTimeout) as failure:
                 await case.expect("BootNotification")
+        waited = case.clock() - started
     assert "step 3" in str(failure.value) and "B01.FR.01" in str(failure.value)
+    assert FAST.message <= waited < FAST.message + 0.5
 
 
 @pytest.mark.parametrize(
@@ -91,6 +94,8 @@ async def test_bad_frames_fail_the_case_with_the_frame_quoted(
             await case.expect("BootNotification")
     assert quoted in failure.value.reason
     assert failure.value.frame == text
+    [record] = [r for r in case.trace.records if r.get("raw") == text]
+    assert record["direction"] == "cs-to-csms" and (record.get("problems") or record.get("violations"))
 
 
 async def test_closed_socket_mid_call_is_a_fail_not_a_hang(fake_csms: FakeCsms, case: Case) -> None:
