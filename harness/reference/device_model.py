@@ -200,14 +200,19 @@ class DeviceModel:
         self._variables[(component, variable)].value = value
         self._on_change()
 
-    def get(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """One GetVariableResultType for one GetVariableDataType (B06.FR.01-08)."""
+    def _resolve(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+        """The start of a Get/SetVariableResult echoing the request, and what the lookup found."""
         component = ComponentKey.from_request(data["component"])
         variable = VariableKey.from_request(data["variable"])
         result: dict[str, Any] = {"component": data["component"], "variable": data["variable"]}
         if data.get("attribute_type") is not None:
             result["attribute_type"] = data["attribute_type"]
         status, found = self._lookup(component, variable, data.get("attribute_type"))
+        return result, status, found
+
+    def get(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """One GetVariableResultType for one GetVariableDataType (B06.FR.01-08)."""
+        result, status, found = self._resolve(data)
         if found is not None and found.mutability == MutabilityEnumType.write_only:
             status = GetVariableStatusEnumType.rejected
         elif found is not None:
@@ -217,12 +222,7 @@ class DeviceModel:
 
     def set(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """One SetVariableResultType for one SetVariableDataType (B05.FR.01-04, B05.FR.10)."""
-        component = ComponentKey.from_request(data["component"])
-        variable = VariableKey.from_request(data["variable"])
-        result: dict[str, Any] = {"component": data["component"], "variable": data["variable"]}
-        if data.get("attribute_type") is not None:
-            result["attribute_type"] = data["attribute_type"]
-        status, found = self._lookup(component, variable, data.get("attribute_type"))
+        result, status, found = self._resolve(data)
         value = str(data["attribute_value"])
         if found is not None:
             if found.mutability == READ_ONLY or not found.accepts(value):
