@@ -14,6 +14,7 @@ never FAIL, because the SUT has not been asked anything yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import string
@@ -69,23 +70,41 @@ class ActionDriver(Protocol):
 
 
 class PromptDriver:
-    """Asks an operator on the terminal and waits for Enter (or y/n for a question), within ``timeout``."""
+    """Asks an operator on the terminal and waits for Enter (or y/n for a question), within ``timeout``,
+    showing the seconds left."""
 
     def __init__(self, timeout: float, read_line: Callable[[], Awaitable[str]] | None = None) -> None:
         self.timeout = timeout
         self._read_line = read_line or _read_stdin_line
 
     async def perform(self, action: Action) -> ActionResult:
-        suffix = " Answer y or n, then Enter: " if action.is_question else " Press Enter when done: "
-        print(f"\n>>> MANUAL ACTION ({self.timeout:.0f} s): {action.instruction}{suffix}", file=sys.stderr, flush=True)
+        suffix = "Answer y or n, then Enter" if action.is_question else "Press Enter when done"
+        print(f"\n>>> MANUAL ACTION: {action.instruction}\n    {suffix}.", file=sys.stderr, flush=True)
+        countdown = asyncio.create_task(_count_down(self.timeout))
         try:
             async with asyncio.timeout(self.timeout):
                 answer = (await self._read_line()).strip().lower()
         except TimeoutError:
             raise ActionUnavailable(f"no operator performed {action.name!r} within {self.timeout:.0f} s") from None
+        finally:
+            countdown.cancel()
         if action.is_question:
             return ActionResult(confirmed=answer in ("y", "yes"))
         return ActionResult()
+
+
+async def _count_down(seconds: float) -> None:
+    """Refresh "N s left" once a second on a terminal. A display refresh, not a wait on the SUT."""
+    if not sys.stderr.isatty():
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    tick = asyncio.Event()
+    while (left := deadline - loop.time()) > 0:
+        print(f"\r    {left:4.0f} s left ", end="", file=sys.stderr, flush=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(1.0, left)):
+                await tick.wait()
 
 
 async def _read_stdin_line() -> str:

@@ -113,3 +113,13 @@ async def test_the_prompt_without_a_terminal_is_unavailable(monkeypatch: pytest.
     monkeypatch.setattr("sys.stdin", None)
     with pytest.raises(ActionUnavailable, match="no terminal"):
         await PromptDriver(5).perform(Action("reboot"))
+
+
+async def test_the_prompt_says_what_to_do_where_and_with_which_token(capsys: pytest.CaptureFixture[str]) -> None:
+    async def enter() -> str:
+        return "\n"
+
+    action = Action("present_id_token", {"id_token": "VALID001", "type": "ISO14443", "evse_id": 2})
+    await PromptDriver(5, enter).perform(action)
+    shown = capsys.readouterr().err
+    assert "MANUAL ACTION: Present idToken VALID001 (type ISO14443) at EVSE 2." in shown
