@@ -1,28 +1,37 @@
-"""``ocpp-conformance``: list the Part 6 cases, run them against a SUT, and check the harness on itself.
+"""``ocpp-conformance``: list the Part 6 cases, run them against a SUT, report on a run, check the harness.
 
 A thin layer over pytest: the CLI decides *which* cases run (catalog + PICS + what the harness implements),
 runs exactly those test functions in a ``python -m pytest`` subprocess, then reads the per-case result files
-the plugin wrote (:mod:`harness.results`) to print the summary.
+the plugin wrote (:mod:`harness.results`) to write the summary (:mod:`harness.report.summary`).
 
 Commands::
 
     ocpp-conformance list [--role cs|csms] [--profile P] [--pics FILE] [--json]
     ocpp-conformance run --role cs|csms [--sut reference|FILE] [--profile P ...] [--pics FILE]
-                         [--cases ID,...] [--report DIR] [--fault NAME ...]
+                         [--cases ID,...] [--report-dir DIR] [--fault NAME ...] [--waivers FILE] [--html]
+    ocpp-conformance report [RUN_DIR] [--waivers FILE]
     ocpp-conformance selftest [--role cs|csms] [--json]
 
 ``run`` accepts ``--profile`` several times (a certification run is Core plus each claimed profile); a case
-selected by several profiles runs once. ``selftest`` runs every implemented case against the correct
-reference SUT (each must PASS) and against every fault of it (each case must FAIL under at least one).
+selected by several profiles runs once. It writes ``run.json`` (what runs, against what) before pytest starts,
+then ``summary.json`` and ``summary.md``; ``--html`` also renders the Allure report. ``report`` re-reads a
+finished run (default ``reports/latest-cs``, else ``reports/latest-csms``), re-applies waivers (``--waivers``,
+else the file the run used), rewrites both summaries and renders the Allure report. ``selftest`` runs every
+implemented case against the correct reference SUT (each must PASS) and against every fault of it (each case
+must FAIL under at least one).
 
-Exit codes:
+Exit codes (computed in :func:`harness.results.exit_code`; a waived FAIL counts as passed):
 
-- 0 — every selected case PASSed (selftest: every case passes the reference and is killed by a fault);
-- 1 — at least one case FAILed or was INCONCLUSIVE, and none was ERROR (selftest: a check above failed);
-- 2 — usage or configuration error: bad option, unknown profile or case, unreadable PICS or SUT file,
-  no implemented case selected (a run where nothing ran never reports success), pytest collecting nothing;
-- 3 — ERROR: a case ended in ERROR, a selected case left no result, pytest reported an error outside the
-  cases (fixture setup/teardown), or the reference SUT module cannot be imported.
+- 0 — every selected case PASSed or is a waived FAIL (selftest: every case passes the reference and is
+  killed by a fault);
+- 1 — SUT failures: a FAIL that is not waived, an INCONCLUSIVE, or a stale waiver (its case PASSed), and no
+  ERROR (selftest: a check above failed);
+- 2 — usage or configuration error: bad option, unknown profile or case, unreadable PICS, SUT or waivers file
+  (unknown case id, missing reason), a report folder without run.json, no implemented case selected (a run
+  where nothing ran never reports success), pytest collecting nothing;
+- 3 — harness error, which wins over SUT failures: a case ended in ERROR, a selected case left no result,
+  pytest reported an error outside the cases (fixture setup/teardown), the reference SUT module cannot be
+  imported, or the HTML report cannot be rendered (e.g. the Allure tool is missing).
 """
 
 from __future__ import annotations
@@ -46,7 +55,9 @@ import harness
 from harness import config as sut_config
 from harness.catalog import Catalog, CaseEntry, CatalogError, load_catalog
 from harness.pics import PROFILE_KEYS, ROLES, Pics, PicsError
-from harness.results import RunOutcome, read_outcome, summarize
+from harness.report import summary as run_summary
+from harness.report import waivers as run_waivers
+from harness.results import EXIT_HARNESS_ERROR, EXIT_OK, EXIT_SUT_FAILURE, EXIT_USAGE, RunOutcome, read_outcome
 from harness.selection import Selection, resolve
 from harness.verdicts import HarnessError, Verdict
 
@@ -154,13 +165,13 @@ def reference_faults(role: str) -> dict[str, str]:
         raise HarnessFailure(f"cannot load the reference SUT {module_name}: {type(error).__name__}: {error}") from error
 
 
-def _check_sut(sut: str, role: str, faults: Sequence[str]) -> None:
-    """Reject a SUT file of the wrong role and faults the SUT does not have, before anything runs."""
+def _check_sut(sut: str, role: str, faults: Sequence[str]) -> sut_config.SutConfig:
+    """The SUT's configuration; a SUT file of the wrong role or faults the SUT lacks are rejected before anything runs."""
     if sut == "reference":
         unknown = sorted(set(faults) - reference_faults(role).keys()) if faults else []
         if unknown:
             raise UsageFailure(f"unknown fault(s) {unknown} of the reference {role.upper()}")
-        return
+        return sut_config.reference_config(role, tuple(faults))
     if faults:
         raise UsageFailure("--fault only applies to the reference SUT (--sut reference)")
     try:
@@ -169,6 +180,16 @@ def _check_sut(sut: str, role: str, faults: Sequence[str]) -> None:
         raise UsageFailure(str(error)) from error
     if loaded.role != role:
         raise UsageFailure(f"the SUT file {sut} describes a {loaded.role}, but --role is {role}")
+    return loaded
+
+
+def _waivers(path: Path | None, catalog: Catalog) -> run_waivers.WaiverSet | None:
+    if path is None:
+        return None
+    try:
+        return run_waivers.load(path, {case.id for case in catalog})
+    except run_waivers.WaiverError as error:
+        raise UsageFailure(f"bad waivers: {error}") from error
 
 
 # --- list ---------------------------------------------------------------------------------------------
@@ -187,7 +208,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             selections = [by_id[case.id] for by_id in per_profile]
             entries.append(_list_entry(case, selections, profiles, case.id in implemented))
     print(json.dumps(entries, indent=2) if args.json else _list_table(entries))
-    return 0
+    return EXIT_OK
 
 
 def _list_roles(role: str | None, pics: Pics | None) -> Sequence[str]:
@@ -258,23 +279,105 @@ def _list_table(entries: Sequence[Mapping[str, Any]]) -> str:
 # --- run ----------------------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Resolve the selection, run it under pytest, print and store the summary."""
+    """Resolve the selection, record the run, run it under pytest, write and print the summary."""
     role = args.role
     pics_path = args.pics or (REPO / "fixtures" / "pics" / f"reference_{role}.toml" if args.sut == "reference" else None)
     pics = _pics(pics_path)
-    _check_sut(args.sut, role, args.fault)
+    config = _check_sut(args.sut, role, args.fault)
     functions = scan_testcases()
     catalog = _catalog()
-    per_profile = {p: _resolve(catalog, role, p, pics, set(functions)) for p in args.profile or ["core"]}
+    waivers = _waivers(args.waivers, catalog)
+    profiles = args.profile or ["core"]
+    per_profile = {p: _resolve(catalog, role, p, pics, set(functions)) for p in profiles}
     chosen = _chosen_cases(catalog, role, per_profile, args.cases)
-    report_dir = args.report or _default_report_dir(role)
+    report_dir = args.report_dir or _default_report_dir(role)
+    info = run_summary.new_run_info(
+        role=role, profiles=profiles, sut=args.sut, config=config, pics=pics, waivers=waivers,
+        cases=chosen, implemented=list(functions),
+    )
+    run_summary.write_run_info(report_dir, info)
     outcome = _execute(role, args.sut, args.fault, [functions[c] for c in chosen], report_dir, log=None)
-    summary = summarize(per_profile, chosen, outcome)
-    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    if args.report is None:
-        _point_latest(report_dir, role)
+    info = run_summary.finish_run_info(report_dir, info)
+    summary = _write_summary(report_dir, info, catalog, per_profile, outcome, pics, waivers)
     print(_summary_text(summary, report_dir))
-    return summary["exit_code"]
+    code = _with_html(report_dir, summary["exit_code"]) if args.html else summary["exit_code"]
+    if args.report_dir is None:  # last, so that a copy (where symlinks are not allowed) holds everything
+        _point_latest(report_dir, role)
+    return code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Re-judge a finished run (waivers may have changed), rewrite its summaries, render the HTML report."""
+    run_dir = args.run_dir or _latest_run_dir()
+    info = _run_info(run_dir)
+    catalog = _catalog()
+    pics = _run_pics(info)
+    waivers = _waivers(args.waivers or _path_or_none(info.get("waivers_path")), catalog)
+    implemented = set(info["implemented"])
+    per_profile = {p: _resolve(catalog, info["role"], p, pics, implemented) for p in info["profiles"]}
+    outcome = read_outcome(run_dir, info["cases"])
+    summary = _write_summary(run_dir, info, catalog, per_profile, outcome, pics, waivers)
+    print(_summary_text(summary, run_dir))
+    return _with_html(run_dir, summary["exit_code"])
+
+
+def _write_summary(
+    run_dir: Path,
+    info: Mapping[str, Any],
+    catalog: Catalog,
+    per_profile: Mapping[str, Sequence[Selection]],
+    outcome: RunOutcome,
+    pics: Pics | None,
+    waivers: run_waivers.WaiverSet | None,
+) -> dict[str, Any]:
+    """Build summary.json and summary.md, judging waivers on today's date (UTC): a gate decides today."""
+    today = datetime.now(UTC).date()
+    summary = run_summary.build(run_dir, info, catalog, per_profile, outcome, pics, waivers, today)
+    run_summary.write(run_dir, summary)
+    return summary
+
+
+def _latest_run_dir() -> Path:
+    """reports/latest-cs if there is one, else reports/latest-csms."""
+    reports = REPO / "reports"
+    for role in ROLES:
+        if (reports / f"latest-{role}").exists():
+            return reports / f"latest-{role}"
+    raise UsageFailure(f"no run to report on: neither {reports / 'latest-cs'} nor {reports / 'latest-csms'} exists")
+
+
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.is_dir():
+        raise UsageFailure(f"no run folder {run_dir}")
+    try:
+        return run_summary.read_run_info(run_dir)
+    except run_summary.RunRecordError as error:
+        raise UsageFailure(str(error)) from error
+
+
+def _run_pics(info: Mapping[str, Any]) -> Pics | None:
+    """The run's PICS, re-read; if it changed since the run, the selection would not be the one that ran."""
+    pics = _pics(_path_or_none(info.get("pics_path")))
+    if pics is not None and pics.sha256 != info.get("pics_sha256"):
+        raise UsageFailure(f"the PICS {pics.source} changed since the run (sha256 differs); report on a fresh run")
+    return pics
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _with_html(run_dir: Path, code: int) -> int:
+    """Render the Allure HTML report; a failure to render is a harness error, which wins over the verdicts."""
+    from harness.report import allure_html  # lazy: only this command needs it, and the Allure tool
+
+    try:
+        allure_html.write_metadata(run_dir)
+        print(f"html report: {allure_html.generate(run_dir)}")
+    except HarnessError as error:
+        print(f"ocpp-conformance: harness error: {error}", file=sys.stderr)
+        return EXIT_HARNESS_ERROR
+    return code
 
 
 def _chosen_cases(catalog: Catalog, role: str, per_profile: Mapping[str, Sequence[Selection]], cases: str | None) -> list[str]:
@@ -355,16 +458,15 @@ def _execute(role: str, sut: str, faults: Sequence[str], functions: Sequence[Tes
 
 
 def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
-    """The per-profile table, one line per case run, then what did not run."""
-    columns = ["M sel", "C sel", *(v.value for v in Verdict), "not run"]
-    keys = ["m_selected", "c_selected", *(v.value for v in Verdict), "not_run"]
-    lines = ["", f"{'profile':<28}" + "".join(f"{c:>14}" for c in columns)]
+    """The per-profile table, one line per case run, what did not run, then the warnings."""
+    columns = {"m_selected": "M sel", "c_selected": "C sel", **run_summary.COLUMNS}
+    lines = ["", f"SUT: {run_summary.sut_line(summary)}", f"{'profile':<28}" + "".join(f"{c:>15}" for c in columns.values())]
     for row in summary["profiles"]:
-        lines.append(f"{row['profile']:<28}" + "".join(f"{row[k]:>14}" for k in keys))
+        lines.append(f"{row['profile']:<28}" + "".join(f"{row[key]:>15}" for key in columns))
     lines.append("")
     for case in summary["cases"]:
         reason = f"  {case['reason']}" if case["reason"] else ""
-        lines.append(f"{case['id']:<20} {case['verdict']:<13}{reason}")
+        lines.append(f"{case['id']:<20} {case['reported']:<14}{reason}")
     lines.append(f"\nnot applicable: {summary['not_applicable']}, not implemented: {summary['not_implemented']}")
     for row in summary["profiles"]:
         if row["not_run"]:
@@ -372,8 +474,8 @@ def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
                 f"NOTE: {row['profile']}: {row['not_run']} required case(s) did not run (not implemented or left out"
                 " with --cases); the exit code covers only the cases that ran, not the whole profile"
             )
-    lines += [f"harness error: {error}" for error in summary["harness_errors"]]
-    lines.append(f"report: {report_dir}")
+    lines += [f"WARNING: {line}" for line in run_summary.warning_lines(summary)]
+    lines.append(f"report: {report_dir} (summary.md, summary.json)")
     return "\n".join(lines)
 
 
@@ -451,11 +553,11 @@ def _selftest_exit(ok: bool, cases: Sequence[Mapping[str, Any]], harness_errors:
     """Keep the logs when something is wrong (and say where); 3 if the reference run itself errored."""
     if ok:
         shutil.rmtree(work, ignore_errors=True)
-        return 0
+        return EXIT_OK
     print(f"selftest failed; pytest logs and reports kept in {work}", file=sys.stderr)
     if harness_errors or any(case["reference"] == Verdict.ERROR.value for case in cases):
-        return 3
-    return 1
+        return EXIT_HARNESS_ERROR
+    return EXIT_SUT_FAILURE
 
 
 # --- entry point --------------------------------------------------------------------------------------
@@ -478,9 +580,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=profiles, action="append", help="profile to certify (repeatable; default core)")
     run.add_argument("--pics", type=Path, help="PICS file; default with --sut reference: fixtures/pics/reference_<role>.toml")
     run.add_argument("--cases", help="comma-separated case ids to restrict the selection to")
-    run.add_argument("--report", type=Path, help="report folder; default reports/<UTC time>-<role>")
+    run.add_argument("--report-dir", type=Path, help="report folder; default reports/<UTC time>-<role>")
     run.add_argument("--fault", action="append", default=[], help="switch a reference SUT fault on (repeatable)")
+    run.add_argument("--waivers", type=Path, help="waivers file (TOML, [[waiver]] id/reason/expires[/ticket])")
+    run.add_argument("--html", action="store_true", help="also render the Allure HTML report (needs the Allure tool)")
     run.set_defaults(handler=cmd_run)
+
+    report = commands.add_parser("report", help="re-judge a finished run: rewrite its summaries, render the HTML report")
+    report.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR", help="default reports/latest-cs, else reports/latest-csms")
+    report.add_argument("--waivers", type=Path, help="waivers file; default: the one the run used")
+    report.set_defaults(handler=cmd_report)
 
     selftest = commands.add_parser("selftest", help="check every case against the reference SUTs and their faults")
     selftest.add_argument("--role", choices=ROLES)
@@ -496,10 +605,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except UsageFailure as error:
         print(f"ocpp-conformance: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except HarnessFailure as error:
         print(f"ocpp-conformance: harness error: {error}", file=sys.stderr)
-        return 3
+        return EXIT_HARNESS_ERROR
 
 
 if __name__ == "__main__":

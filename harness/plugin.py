@@ -26,7 +26,7 @@ from harness.case import Case, CaseInfo, StepObserver
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
 from harness.pics import identifiers
-from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, Verdict, verdict_of
+from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout, Verdict, verdict_of
 
 MARKER = "ocpp_case"
 _CASE_KEY = pytest.StashKey[Case]()
@@ -178,7 +178,44 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None) -> No
     (results / f"{running.info.id}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     allure.dynamic.label("verdict", verdict.value)
     allure.attach(running.trace.to_jsonl(), name=f"trace {running.info.id}.jsonl", attachment_type="text/plain", extension="jsonl")
-    item.user_properties.extend([("case_id", running.info.id), ("verdict", verdict.value), ("trace", str(trace_path))])
+    item.user_properties.extend(_junit_properties(running.info.id, verdict, error, trace_path))
+
+
+def _junit_properties(case_id: str, verdict: Verdict, error: BaseException | None, trace_path: Path) -> list[tuple[str, str]]:
+    """Per-case JUnit properties, so a CI tool can tell a FAIL from an ERROR (both are a <failure>) and a
+    timeout from a wrong answer without reading the result files."""
+    properties = [
+        ("case_id", case_id),
+        ("verdict", verdict.value),
+        ("verdict_class", _verdict_class(error)),
+        ("profiles", _profile_flags(case_id)),
+        ("trace", str(trace_path)),
+    ]
+    if isinstance(error, SutFailure):
+        properties += [("requirement", error.requirement), ("step", str(error.step))]
+    return properties
+
+
+def _verdict_class(error: BaseException | None) -> str:
+    """The kind of outcome; SutTimeout is tested first because it is a SutFailure too."""
+    if error is None:
+        return "pass"
+    if isinstance(error, SutTimeout):
+        return "sut-timeout"
+    if isinstance(error, SutFailure):
+        return "sut-failure"
+    if isinstance(error, Inconclusive):
+        return "inconclusive"
+    return "harness-error"
+
+
+def _profile_flags(case_id: str) -> str:
+    """"core:M, reservation:C" from the catalog; empty for a case it does not list (e.g. a plugin test's)."""
+    try:
+        entry = _catalog().get(case_id)
+    except (KeyError, CatalogError):
+        return ""
+    return ", ".join(f"{key}:{cell.flag}" for key, cell in entry.profiles.items())
 
 
 def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dict[str, Any]:

@@ -4,6 +4,8 @@ The plugin writes one ``results/<case id>.json`` per case it ran; this module is
 case without a result file is an ERROR ("no result recorded"): the harness never counts silence as a pass.
 Errors pytest reports outside a case's body (a fixture failing on setup or teardown) appear in the JUnit file
 as ``<error>`` elements; they are harness errors, so they make the run an ERROR even when every case passed.
+Waivers (:mod:`harness.report.waivers`) are applied here too, so that :func:`exit_code` is the only place
+that turns verdicts into the process's exit code.
 """
 
 from __future__ import annotations
@@ -13,13 +15,28 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from harness.report.waivers import WAIVED, Waiver, judge
 from harness.selection import Selection
 from harness.verdicts import Verdict
 
 NO_RESULT = "no result recorded"
 VERDICTS = tuple(verdict.value for verdict in Verdict)
+COUNT_KEYS = {
+    Verdict.PASS.value: "PASS",
+    Verdict.FAIL.value: "FAIL",
+    WAIVED: "waived",
+    Verdict.INCONCLUSIVE.value: "INCONCLUSIVE",
+    Verdict.ERROR.value: "ERROR",
+}
+"""Reported verdict → its count's key in summary.json; a waived FAIL is counted apart from the FAILs."""
+
+EXIT_OK = 0
+EXIT_SUT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_HARNESS_ERROR = 3
 
 
 @dataclass(frozen=True)
@@ -66,56 +83,83 @@ def junit_errors(path: Path) -> list[str]:
     ]
 
 
-def exit_code(verdicts: Iterable[str], harness_errors: Sequence[str] = ()) -> int:
-    """0 all PASS; 3 any ERROR (a case's or the harness's); 1 otherwise (some FAIL or INCONCLUSIVE)."""
+def exit_code(verdicts: Iterable[str], harness_errors: Sequence[str] = (), stale_waivers: Sequence[str] = ()) -> int:
+    """The run's exit code from the reported verdicts (waivers applied); the one place that decides it.
+
+    3 when anything is an ERROR (a case's or the harness's: the run proves nothing, whatever else happened);
+    else 1 when a FAIL is not waived, a case is INCONCLUSIVE or a waiver is stale (the case it covers PASSes);
+    else 0: every case PASSed or is a waived FAIL. Usage errors (2) stop a run before there are verdicts.
+    """
     seen = set(verdicts)
     if harness_errors or Verdict.ERROR.value in seen:
-        return 3
-    if seen - {Verdict.PASS.value}:
-        return 1
-    return 0
+        return EXIT_HARNESS_ERROR
+    if stale_waivers or seen - {Verdict.PASS.value, WAIVED}:
+        return EXIT_SUT_FAILURE
+    return EXIT_OK
 
 
-def summarize(per_profile: Mapping[str, Sequence[Selection]], ran: Sequence[str], outcome: RunOutcome) -> dict[str, Any]:
-    """The run's summary: one row per profile, one entry per case run, the counts of cases that did not run.
+def summarize(
+    per_profile: Mapping[str, Sequence[Selection]],
+    ran: Sequence[str],
+    outcome: RunOutcome,
+    waivers: Mapping[str, Waiver] = MappingProxyType({}),
+) -> dict[str, Any]:
+    """The run's verdicts: one row per profile, one entry per case run, the counts of cases that did not run.
 
-    A profile row counts the cases the profile requires (applicable: M, or C with its condition true), so
-    PASS + FAIL + INCONCLUSIVE + ERROR + not run always equals M + C; "not run" covers cases the harness does
-    not implement yet and cases left out with --cases.
+    `waivers` are the active ones by case id. A profile row counts the cases the profile requires
+    (applicable: M, or C with its condition true), so PASS + FAIL + waived + INCONCLUSIVE + ERROR + not run
+    always equals M + C; "not run" covers cases the harness does not implement yet and cases left out with
+    --cases. ``totals`` counts each case run once, whatever the number of profiles listing it.
     """
-    rows = [_profile_row(profile, selections, outcome) for profile, selections in per_profile.items()]
-    cases = [{"id": case_id, **_case_line(outcome.results[case_id])} for case_id in ran]
-    statuses = _status_per_case(per_profile)
+    cases = [_case_line(case_id, outcome.results[case_id], waivers.get(case_id)) for case_id in ran]
+    reported = {case["id"]: case["reported"] for case in cases}
+    stale = [case["id"] for case in cases if case["waiver"] and case["waiver"]["state"] == "stale"]
+    statuses = status_per_case(per_profile)
     return {
-        "profiles": rows,
+        "profiles": [_profile_row(profile, selections, reported) for profile, selections in per_profile.items()],
+        "totals": _counts(reported.values()),
         "cases": cases,
+        "stale_waivers": stale,
         "not_applicable": sum(1 for status in statuses.values() if status == "not_applicable"),
         "not_implemented": sum(1 for status in statuses.values() if status == "not_implemented"),
         "harness_errors": list(outcome.harness_errors),
-        "exit_code": exit_code((case["verdict"] for case in cases), outcome.harness_errors),
+        "exit_code": exit_code(reported.values(), outcome.harness_errors, stale),
     }
 
 
-def _profile_row(profile: str, selections: Sequence[Selection], outcome: RunOutcome) -> dict[str, Any]:
+def _counts(reported: Iterable[str]) -> dict[str, int]:
+    """How many cases got each reported verdict, under the JSON keys of COUNT_KEYS."""
+    counts = dict.fromkeys(COUNT_KEYS.values(), 0)
+    for verdict in reported:
+        counts[COUNT_KEYS[verdict]] += 1
+    return counts
+
+
+def _profile_row(profile: str, selections: Sequence[Selection], reported: Mapping[str, str]) -> dict[str, Any]:
     required = [s for s in selections if s.status in ("selected", "not_implemented")]
     row: dict[str, Any] = {
         "profile": profile,
         "m_selected": sum(1 for s in required if s.flag == "M"),
         "c_selected": sum(1 for s in required if s.flag == "C"),
     }
-    row.update({verdict: 0 for verdict in VERDICTS})
-    row["not_run"] = 0
-    for selection in required:
-        key = outcome.verdict(selection.case.id) if selection.case.id in outcome.results else "not_run"
-        row[key] += 1
+    row.update(_counts(reported[s.case.id] for s in required if s.case.id in reported))
+    row["not_run"] = sum(1 for s in required if s.case.id not in reported)
     return row
 
 
-def _case_line(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {"verdict": result["verdict"], "reason": result.get("reason")}
+def _case_line(case_id: str, result: Mapping[str, Any], waiver: Waiver | None) -> dict[str, Any]:
+    """The case's own verdict, the verdict reported once its waiver is judged, and what the waiver did."""
+    reported, state = judge(result["verdict"], waiver)
+    return {
+        "id": case_id,
+        "verdict": result["verdict"],
+        "reported": reported,
+        "reason": result.get("reason"),
+        "waiver": {**waiver.to_dict(), "state": state} if waiver is not None else None,
+    }
 
 
-def _status_per_case(per_profile: Mapping[str, Sequence[Selection]]) -> dict[str, str]:
+def status_per_case(per_profile: Mapping[str, Sequence[Selection]]) -> dict[str, str]:
     """One status per case over all profiles of the run: the most "runnable" one wins."""
     rank = ("selected", "not_implemented", "not_applicable", "not_in_profile")
     best: dict[str, str] = {}

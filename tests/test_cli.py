@@ -1,4 +1,4 @@
-"""The ocpp-conformance command line (harness/cli.py) and the run-result reader (harness/results.py)."""
+"""The ocpp-conformance command line (harness/cli.py), its exit codes and the run-result reader (harness/results.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import pytest
 
 from harness import cli
 from harness.catalog import load_catalog
+from harness.config import reference_config
+from harness.pics import Pics
+from harness.report import summary as run_summary
 from harness.results import NO_RESULT, RunOutcome, exit_code, junit_errors, read_outcome, summarize
 from harness.selection import resolve
+from harness.verdicts import HarnessError
 
 REPO = Path(__file__).resolve().parent.parent
 CS_PICS = REPO / "fixtures" / "pics" / "reference_cs.toml"
@@ -179,15 +183,18 @@ def test_selftest_with_nothing_implemented_exits_2(capsys: pytest.CaptureFixture
 
 # --- results -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("verdicts, errors, expected", [
-    (["PASS", "PASS"], [], 0),
-    (["PASS", "INCONCLUSIVE"], [], 1),
-    (["FAIL", "PASS"], [], 1),
-    (["FAIL", "ERROR"], [], 3),
-    (["PASS"], ["test_x: teardown failed"], 3),
+@pytest.mark.parametrize("verdicts, errors, stale, expected", [
+    (["PASS", "PASS"], [], [], 0),
+    (["PASS", "FAIL (waived)"], [], [], 0),
+    (["PASS", "INCONCLUSIVE"], [], [], 1),
+    (["FAIL", "PASS"], [], [], 1),
+    (["PASS"], [], ["TC_B_01_CS"], 1),
+    (["FAIL", "ERROR"], [], [], 3),
+    (["FAIL (waived)", "ERROR"], [], ["TC_B_01_CS"], 3),
+    (["PASS"], ["test_x: teardown failed"], [], 3),
 ])
-def test_exit_code(verdicts: list[str], errors: list[str], expected: int) -> None:
-    assert exit_code(verdicts, errors) == expected
+def test_exit_code(verdicts: list[str], errors: list[str], stale: list[str], expected: int) -> None:
+    assert exit_code(verdicts, errors, stale) == expected
 
 
 def test_missing_result_is_an_error(tmp_path: Path) -> None:
@@ -216,8 +223,9 @@ def test_summary_rows_add_up() -> None:
     summary = summarize({"core": selections}, ["TC_B_01_CS"], outcome)
     row = summary["profiles"][0]
     assert row["FAIL"] == 1 and row["PASS"] == 0
-    assert row["m_selected"] + row["c_selected"] == sum(row[k] for k in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "not_run"))
-    assert summary["cases"] == [{"id": "TC_B_01_CS", "verdict": "FAIL", "reason": "late"}]
+    assert row["m_selected"] + row["c_selected"] == sum(row[k] for k in ("PASS", "FAIL", "waived", "INCONCLUSIVE", "ERROR", "not_run"))
+    assert summary["cases"] == [{"id": "TC_B_01_CS", "verdict": "FAIL", "reported": "FAIL", "reason": "late", "waiver": None}]
+    assert summary["totals"] == {"PASS": 0, "FAIL": 1, "waived": 0, "INCONCLUSIVE": 0, "ERROR": 0}
     assert summary["exit_code"] == 1
 
 
@@ -225,10 +233,118 @@ def test_summary_rows_add_up() -> None:
 
 @pytest.mark.slow
 def test_run_one_cs_case_against_the_reference(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run_cli(capsys, "run", "--role", "cs", "--cases", "TC_B_01_CS", "--report", str(tmp_path))
+    code, out, _ = run_cli(capsys, "run", "--role", "cs", "--cases", "TC_B_01_CS", "--report-dir", str(tmp_path))
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["cases"] == [{"id": "TC_B_01_CS", "verdict": "PASS", "reason": None}], out
+    assert summary["cases"] == [{"id": "TC_B_01_CS", "verdict": "PASS", "reported": "PASS", "reason": None, "waiver": None}], out
+    assert summary["sut_identity"]["model"] and summary["sut_identity"]["trace"] == "traces/TC_B_01_CS.jsonl"
+    assert json.loads((tmp_path / "run.json").read_text())["finished_at"]
     assert code == 0
     assert (tmp_path / "results" / "TC_B_01_CS.json").exists()
     assert (tmp_path / "traces" / "TC_B_01_CS.jsonl").exists()
     assert (tmp_path / "junit.xml").exists()
+
+
+# --- waivers and report --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("[[waiver]]\nid = 'TC_Z_99_CS'\nreason = 'x'\nexpires = 2030-01-01\n", "'TC_Z_99_CS' is not a case"),
+    ("[[waiver]]\nid = 'TC_B_09_CS'\nexpires = 2030-01-01\n", "reason is missing"),
+    ("[[waiver]\n", "not valid TOML"),
+])
+def test_a_bad_waivers_file_is_a_usage_error_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, message: str
+) -> None:
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text(text)
+    report_dir = tmp_path / "report"
+    code, _, err = run_cli(capsys, "run", "--role", "cs", "--waivers", str(waivers), "--report-dir", str(report_dir))
+    assert code == 2 and message in err
+    assert not report_dir.exists()
+
+
+def test_report_dir_replaces_report_in_the_run_options() -> None:
+    args = cli.build_parser().parse_args(["run", "--role", "cs", "--report-dir", "out", "--html"])
+    assert (args.report_dir, args.html, args.waivers) == (Path("out"), True, None)
+
+
+def finished_run(folder: Path, verdict: str = "FAIL") -> Path:
+    """A run folder as `run` leaves it, with one case of the given verdict."""
+    info = run_summary.new_run_info(
+        role="cs", profiles=["core"], sut="reference", config=reference_config("cs"),
+        pics=Pics.load(CS_PICS), waivers=None, cases=["TC_B_09_CS"], implemented=["TC_B_09_CS"],
+    )
+    run_summary.finish_run_info(folder, info)
+    (folder / "results").mkdir()
+    (folder / "results" / "TC_B_09_CS.json").write_text(json.dumps({"id": "TC_B_09_CS", "verdict": verdict, "reason": "no"}))
+    return folder
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The Allure module with its two calls recorded instead of running the Allure tool."""
+    allure_html = pytest.importorskip("harness.report.allure_html")
+    calls: list[Path] = []
+    monkeypatch.setattr(allure_html, "write_metadata", lambda run_dir: calls.append(run_dir))
+    monkeypatch.setattr(allure_html, "generate", lambda run_dir: run_dir / "report" / "index.html")
+    return calls
+
+
+def test_report_rewrites_the_summaries_with_new_waivers(capsys: pytest.CaptureFixture[str], tmp_path: Path, rendered: list[Path]) -> None:
+    folder = finished_run(tmp_path / "run")
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text("[[waiver]]\nid = 'TC_B_09_CS'\nreason = 'fixed in 1.5'\nexpires = 2999-01-01\n")
+    code, out, _ = run_cli(capsys, "report", str(folder), "--waivers", str(waivers))
+    assert code == 0, out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["cases"][0]["reported"] == "FAIL (waived)" and summary["waivers_path"] == str(waivers)
+    assert "FAIL (waived)" in (folder / "summary.md").read_text()
+    assert rendered == [folder] and "index.html" in out
+
+
+def test_report_without_waivers_reuses_the_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path, rendered: list[Path]) -> None:
+    folder = finished_run(tmp_path / "run")
+    assert run_cli(capsys, "report", str(folder))[0] == 1
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text("[[waiver]]\nid = 'TC_B_09_CS'\nreason = 'fixed in 1.5'\nexpires = 2999-01-01\n")
+    info = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**info, "waivers_path": str(waivers)}))
+    assert run_cli(capsys, "report", str(folder))[0] == 0
+
+
+def test_report_defaults_to_the_latest_cs_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rendered: list[Path]) -> None:
+    monkeypatch.setattr(cli, "REPO", tmp_path)
+    finished_run(tmp_path / "reports" / "latest-cs", verdict="PASS")
+    assert run_cli(capsys, "report")[0] == 0
+    assert rendered == [tmp_path / "reports" / "latest-cs"]
+
+
+def test_a_report_that_cannot_render_is_a_harness_error(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    allure_html = pytest.importorskip("harness.report.allure_html")
+
+    def missing_tool(run_dir: Path) -> Path:
+        raise HarnessError("the Allure report tool is not installed")
+
+    monkeypatch.setattr(allure_html, "write_metadata", lambda run_dir: None)
+    monkeypatch.setattr(allure_html, "generate", missing_tool)
+    folder = finished_run(tmp_path / "run", verdict="PASS")
+    code, _, err = run_cli(capsys, "report", str(folder))
+    assert code == 3 and "Allure report tool is not installed" in err
+    assert (folder / "summary.json").exists()
+
+
+def test_report_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_cli(capsys, "report", str(tmp_path / "absent"))
+    assert code == 2 and "no run folder" in err
+    code, _, err = run_cli(capsys, "report", str(tmp_path))
+    assert code == 2 and "has no run.json" in err
+    monkeypatch.setattr(cli, "REPO", tmp_path)
+    code, _, err = run_cli(capsys, "report")
+    assert code == 2 and "no run to report on" in err
+
+
+def test_report_refuses_a_pics_changed_since_the_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = finished_run(tmp_path / "run")
+    info = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**info, "pics_sha256": "0" * 64}))
+    code, _, err = run_cli(capsys, "report", str(folder))
+    assert code == 2 and "changed since the run" in err

@@ -15,7 +15,7 @@ import pytest
 def test_a_fail_quotes_the_frame_and_names_step_and_requirement(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "harness.cli", "run", "--role", "cs", "--cases", "TC_P_01_CS",
-        "--fault", "datatransfer_accepted", "--report", str(tmp_path),
+        "--fault", "datatransfer_accepted", "--report-dir", str(tmp_path),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stdout + run.stderr
