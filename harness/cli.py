@@ -321,6 +321,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _with_html(run_dir, summary["exit_code"])
 
 
+def cmd_install_report_tool(args: argparse.Namespace) -> int:
+    """Install the pinned Allure report tool (npm, into .tools/allure); nothing to do when it is there."""
+    from harness.report import allure_html
+
+    try:
+        launcher = allure_html.install_tool()
+    except HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_HARNESS_ERROR
+    print(f"Allure {allure_html.VERSION}: {launcher}")
+    return EXIT_OK
+
+
 def _write_summary(
     run_dir: Path,
     info: Mapping[str, Any],
@@ -590,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR", help="default reports/latest-cs, else reports/latest-csms")
     report.add_argument("--waivers", type=Path, help="waivers file; default: the one the run used")
     report.set_defaults(handler=cmd_report)
+
+    tool = commands.add_parser("install-report-tool", help="install the pinned Allure tool the HTML report needs")
+    tool.set_defaults(handler=cmd_install_report_tool)
 
     selftest = commands.add_parser("selftest", help="check every case against the reference SUTs and their faults")
     selftest.add_argument("--role", choices=ROLES)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Generator, Iterator
 
 import allure
 import pytest
@@ -26,11 +27,13 @@ from harness.case import Case, CaseInfo, StepObserver
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
 from harness.pics import identifiers
+from harness.report.sequence import render_svg
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout, Verdict, verdict_of
 
 MARKER = "ocpp_case"
 _CASE_KEY = pytest.StashKey[Case]()
 _ERROR_KEY = pytest.StashKey[BaseException]()
+_PROGRESS_KEY = pytest.StashKey[str]()
 
 _OPTIONS = {
     "ocpp_sut": ("reference", "'reference' or the path of a SUT configuration file (TOML)"),
@@ -140,7 +143,7 @@ async def case(
     try:
         yield running
         await running.run_cleanups()
-        running.trace.write(ocpp_report_dir / "traces")
+        _write_evidence(running, ocpp_report_dir)
     finally:
         ocpp_environment.end_case()
 
@@ -149,6 +152,7 @@ async def case(
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Turn the case's outcome into its verdict; write and attach the trace whatever happened."""
     error: BaseException | None = None
+    started = time.monotonic()
     try:
         result = yield
         running = item.stash.get(_CASE_KEY, None)
@@ -164,21 +168,52 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     finally:
         running = item.stash.get(_CASE_KEY, None)
         if running is not None:
-            _record(item, running, error)
+            _record(item, running, error, time.monotonic() - started)
 
 
-def _record(item: pytest.Item, running: Case, error: BaseException | None) -> None:
+def _record(item: pytest.Item, running: Case, error: BaseException | None, seconds: float) -> None:
     verdict = verdict_of(error)
     result = _result(running, verdict, error)
     running.trace.event("verdict", **result)
     folder = report_dir(item.config)
-    trace_path = running.trace.write(folder / "traces")
+    trace_path, diagram = _write_evidence(running, folder)
     results = folder / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{running.info.id}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     allure.dynamic.label("verdict", verdict.value)
     allure.attach(running.trace.to_jsonl(), name=f"trace {running.info.id}.jsonl", attachment_type="text/plain", extension="jsonl")
+    allure.attach(diagram, name=f"sequence diagram {running.info.id}", attachment_type=allure.attachment_type.SVG)
     item.user_properties.extend(_junit_properties(running.info.id, verdict, error, trace_path))
+    _report_progress(item, running, verdict, result.get("reason"), seconds)
+
+
+def _write_evidence(running: Case, folder: Path) -> tuple[Path, str]:
+    """The case's JSONL trace and its sequence diagram (SVG) under the report folder."""
+    trace_path = running.trace.write(folder / "traces")
+    diagram = render_svg(running.trace.records, sut=running.info.role)
+    (folder / "diagrams").mkdir(parents=True, exist_ok=True)
+    (folder / "diagrams" / f"{running.info.id}.svg").write_text(diagram, encoding="utf-8")
+    return trace_path, diagram
+
+
+def _report_progress(item: pytest.Item, running: Case, verdict: Verdict, reason: str | None, seconds: float) -> None:
+    """Keep the case's progress line (id, verdict, time, title, and why when it is not a PASS) for the
+    terminal; it is printed once the case is over, outside pytest's output capture."""
+    line = f"{running.info.id:<14} {verdict.value:<12} {seconds:6.1f} s  {running.info.title}"
+    if reason and verdict is not Verdict.PASS:
+        line += f"\n{'':<14} {reason}"
+    item.stash[_PROGRESS_KEY] = line
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    result = yield
+    line = item.stash.get(_PROGRESS_KEY, None)
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(line)
+    return result
 
 
 def _junit_properties(case_id: str, verdict: Verdict, error: BaseException | None, trace_path: Path) -> list[tuple[str, str]]:
@@ -265,8 +300,9 @@ def _label_allure(info: CaseInfo, environment: Environment) -> None:
     for requirement in info.requirements:
         allure.dynamic.label("requirement", requirement)
     allure.dynamic.parameter("sut", environment.config.source)
-    if environment.config.basic_auth_password:
-        allure.dynamic.parameter("basic_auth_password", environment.config.basic_auth_password, mode=allure.parameter_mode.MASKED)
+    # The password itself never goes into the results: allure-pytest writes a masked parameter in clear
+    # text to the result JSON, and it would change the historyId whenever the password changes.
+    allure.dynamic.parameter("basic_auth", "configured" if environment.config.basic_auth_password else "none")
 
 
 class _AllureSteps(StepObserver):

@@ -348,3 +348,15 @@ def test_report_refuses_a_pics_changed_since_the_run(capsys: pytest.CaptureFixtu
     (folder / "run.json").write_text(json.dumps({**info, "pics_sha256": "0" * 64}))
     code, _, err = run_cli(capsys, "report", str(folder))
     assert code == 2 and "changed since the run" in err
+
+
+def test_install_report_tool_says_what_failed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.report import allure_html
+    from harness.verdicts import HarnessError
+
+    def no_npm() -> Path:
+        raise HarnessError("cannot install the Allure report tool: npm is not on PATH")
+
+    monkeypatch.setattr(allure_html, "install_tool", no_npm)
+    assert cli.main(["install-report-tool"]) == 3
+    assert "npm is not on PATH" in capsys.readouterr().err
