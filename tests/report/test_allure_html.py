@@ -379,7 +379,7 @@ def test_history_id_is_stable_across_runs(real_runs: tuple[Path, Path]) -> None:
     for full_name, result in first.items():
         assert result["historyId"] == second[full_name]["historyId"]
         assert result["uuid"] != second[full_name]["uuid"]
-        assert {(p["name"], p["value"]) for p in result["parameters"]} == {("sut", "'reference'")}
+        assert {(p["name"], p["value"]) for p in result["parameters"]} == {("sut", "'reference'"), ("basic_auth", "'none'")}
 
 
 @pytest.mark.slow
