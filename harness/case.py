@@ -82,6 +82,7 @@ class Case:
         self._raw: dict[tuple[int, str], str] = {}
         self._sut_failures: list[SutFailure] = []
         self._harness_errors: list[Exception] = []
+        self._action_errors: list[BaseException] = []
         self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
         self._outbound_direction = CSMS_TO_CS if self.info.role == "cs" else CS_TO_CSMS
 
@@ -280,8 +281,18 @@ class Case:
 
     def manual_in_background(self, name: str, **params: Any) -> asyncio.Task[ActionResult]:
         """Start a manual action and go on: for actions whose effect the next step waits for (the CSMS
-        sends a request while the action runs). Await the task to learn how the action ended."""
-        return asyncio.create_task(self.manual(name, **params))
+        sends a request while the action runs). Await the task to learn how the action ended.
+
+        If the action cannot be performed (INCONCLUSIVE) or the harness fails at it (ERROR), the case's next
+        wait raises that at once: the SUT is not to be blamed for not reacting to an action nobody did."""
+        task = asyncio.create_task(self.manual(name, **params))
+        task.add_done_callback(self._action_done)
+        return task
+
+    def _action_done(self, task: asyncio.Task[ActionResult]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._action_errors.append(task.exception())  # type: ignore[arg-type]
+            self._wake()
 
     async def honour_interval(self, seconds: float) -> None:
         """Let a protocol interval the SUT set pass (e.g. the BootNotification retry interval), answering
@@ -362,6 +373,8 @@ class Case:
         return requirement or ", ".join(self.current_step.requirements) or ", ".join(self.info.requirements)
 
     def _raise_pending(self) -> None:
+        if self._action_errors:
+            raise self._action_errors[0]
         if self._harness_errors:
             raise HarnessError(f"the harness failed while answering the SUT: {self._harness_errors[0]!r}")
         if self._sut_failures:

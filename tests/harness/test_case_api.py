@@ -174,3 +174,21 @@ async def test_a_manual_action_the_configuration_cannot_do_is_inconclusive(fake_
     running = Case(CaseInfo("TC_X_00_CS", "scripted", "cs"), fake_csms, config, Unable(), csms_defaults(config))
     with pytest.raises(Inconclusive, match="no hook"):
         await running.manual("reboot")
+
+
+async def test_a_background_action_that_cannot_be_done_is_inconclusive_at_once(fake_csms: FakeCsms) -> None:
+    from harness.actions import ActionUnavailable
+    from harness.verdicts import Inconclusive
+
+    class Unable:
+        async def perform(self, action: object) -> ActionResult:
+            raise ActionUnavailable("no hook is configured for the manual action 'csms_get_variables'")
+
+    config = reference_config("cs", timeouts=Timeouts(response=1.0, message=30.0, manual_action=1.0, silence=0.3))
+    running = Case(CaseInfo("TC_X_00_CS", "scripted", "cs"), fake_csms, config, Unable(), csms_defaults(config))
+    fake_csms.attach(running)
+    started = running.clock()
+    running.manual_in_background("csms_get_variables", identity="CS001", component="C", variable="V")
+    with pytest.raises(Inconclusive, match="no hook"):
+        await running.expect("GetVariables")
+    assert running.clock() - started < 1.0
