@@ -170,13 +170,14 @@ def test_metadata_tolerates_a_bare_run_folder(tmp_path: Path) -> None:
     assert not list((tmp_path / "allure-results").glob(f"{allure_html.SUMMARY_FILE}*"))  # no summary.md: no summary result
 
 
-@pytest.mark.parametrize(("exit_code", "status"), [(0, "passed"), (1, "failed"), (3, "failed")])
-def test_summary_result_carries_summary_md(run_dir: Path, exit_code: int, status: str) -> None:
+@pytest.mark.parametrize(("exit_code", "outcome"), [(0, "PASSED"), (1, "NOT PASSED"), (3, "NOT PASSED")])
+def test_summary_result_carries_summary_md(run_dir: Path, exit_code: int, outcome: str) -> None:
     (run_dir / "summary.json").write_text(json.dumps({"exit_code": exit_code}), encoding="utf-8")
     allure_html.write_metadata(run_dir)
     results = run_dir / "allure-results"
     result = json.loads((results / f"{allure_html.SUMMARY_FILE}-result.json").read_text(encoding="utf-8"))
-    assert result["name"] == "Conformance summary" and result["status"] == status
+    assert result["name"] == "Conformance summary" and result["status"] == "unknown"  # not a test case: no count
+    assert result["statusDetails"]["message"].startswith(f"Conformance run {outcome}: exit code {exit_code}")
     labels = {(label["name"], label["value"]) for label in result["labels"]}
     assert ("parentSuite", "Summary") in labels and ("as_id", "SUMMARY") in labels
     types = {a["type"]: results / a["source"] for a in result["attachments"]}
@@ -429,3 +430,21 @@ def test_hundred_case_report_under_30_s(real_runs: tuple[Path, Path], tmp_path: 
     print(f"\nAllure single-file report of 100 cases (steps + 50-line JSONL each): {elapsed:.2f} s, {index.stat().st_size / 1e6:.1f} MB")
     assert elapsed < 30
     _assert_self_contained(index, tmp_path)
+
+
+def test_a_waived_fail_says_so_on_its_own_page(run_dir: Path) -> None:
+    results = run_dir / "allure-results"
+    results.mkdir(parents=True, exist_ok=True)
+    failed = {"uuid": "u1", "name": "TC_P_02_CSMS", "status": "failed", "labels": [{"name": "as_id", "value": "TC_P_02_CSMS"}],
+              "statusDetails": {"message": "FAIL at step 1-2: status must be ..."}}
+    (results / "u1-result.json").write_text(json.dumps(failed), encoding="utf-8")
+    waiver = {"id": "TC_P_02_CSMS", "reason": "fix in 2.3", "expires": "2027-01-01", "state": "applied"}
+    summary = {"exit_code": 0, "cases": [{"id": "TC_P_02_CSMS", "verdict": "FAIL", "waiver": waiver}]}
+    (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    allure_html.write_metadata(run_dir)
+    allure_html.write_metadata(run_dir)
+    result = json.loads((results / "u1-result.json").read_text(encoding="utf-8"))
+    assert result["statusDetails"]["message"].startswith("WAIVED until 2027-01-01: fix in 2.3\nFAIL at step 1-2")
+    assert result["statusDetails"]["message"].count("WAIVED") == 1
+    assert {"name": "tag", "value": "waived"} in result["labels"]
+    assert allure_html.CATEGORIES[0]["name"] == "Waived FAIL"
