@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import allure
 import pytest
 
-from harness.case import CaseInfo
+from harness.case import Case, CaseInfo
 from harness.plugin import MARKER
+from harness.states.cs import general_preconditions
 
 
 def testcase(
@@ -22,9 +24,21 @@ def testcase(
     session_loop = pytest.mark.asyncio(loop_scope="session")
 
     def mark(function: Callable[..., Any]) -> Callable[..., Any]:
-        return session_loop(case_marker(allure.title(f"{case_id} {title}")(function)))
+        with_preconditions = _after_general_preconditions(function) if role == "cs" else function
+        return session_loop(case_marker(allure.title(f"{case_id} {title}")(with_preconditions)))
 
     return mark
+
+
+def _after_general_preconditions(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run Part 6 §2.1's general preconditions for a station under test before the case's own steps."""
+
+    @functools.wraps(function)
+    async def case_with_preconditions(case: Case) -> None:
+        await general_preconditions(case)
+        await function(case)
+
+    return case_with_preconditions
 
 
 testcase.__test__ = False  # type: ignore[attr-defined]

@@ -81,6 +81,24 @@ async def configure(case: Case, settings: list[tuple[str, str, str]], *, if_impl
         raise Inconclusive(f"Configuration State not reached: the station answered {status} for {name}")
 
 
+async def general_preconditions(case: Case) -> None:
+    """Part 6 §2.1: "The Configuration variable AuthCtrlr.LocalPreAuthorize is set to false". Read once per
+    run and set only when it is not false, so a station that refuses SetVariables is not made INCONCLUSIVE
+    by a precondition it already meets. The other general preconditions are states a case leaves behind
+    (idle, no transaction) and its clean-up restores."""
+    if case.link.memory.get("general_preconditions"):
+        return
+    with case.step("Before", "General preconditions (Part 6 §2.1): AuthCtrlr.LocalPreAuthorize is false"):
+        answer = await case.call(
+            "GetVariables",
+            {"getVariableData": [{"component": {"name": "AuthCtrlr"}, "variable": {"name": "LocalPreAuthorize"}}]},
+        )
+        result = answer.payload["getVariableResult"][0]
+        if result.get("attributeStatus") == "Accepted" and result.get("attributeValue", "").lower() != "false":
+            await configure(case, [("AuthCtrlr", "LocalPreAuthorize", "false")])
+    case.link.memory["general_preconditions"] = True
+
+
 async def tx_start_points(case: Case) -> list[str]:
     """TxCtrlr.TxStartPoint of the station, read once per run (the reusable states branch on it)."""
     if "tx_start_points" not in case.link.memory:
