@@ -2,6 +2,9 @@
 
 A TOML file; every key has a default that suits the built-in reference SUT. See
 ``fixtures/sut/example_cs.toml`` and ``fixtures/sut/example_csms.toml`` for every key with its meaning.
+
+The optional ``[tls]`` table gives the harness's side of a TLS link (security profiles 2 and 3). Its PEM
+files are checked when the file is loaded: readable, parseable, the private key belonging to its certificate.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from harness.actions import ACTIONS
 from harness.reference.faults import CSMS_FAULTS, STATION_FAULTS
@@ -42,7 +49,17 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "timeouts": ("response", "message", "manual_action", "time_tolerance", "silence"),
     "actions": ("driver", "commands", "webhook"),
     "reference": ("faults",),
+    "tls": (
+        "server_certificate", "server_key", "client_ca", "ca_certificate", "client_certificate", "client_key",
+        "min_version",
+    ),
 }
+TLS_KEYS = {
+    "cs": ("server_certificate", "server_key", "client_ca", "min_version"),
+    "csms": ("ca_certificate", "client_certificate", "client_key", "min_version"),
+}
+"""The [tls] keys of each role: the harness is the TLS server when a station is tested, the client otherwise."""
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 ID_TOKEN_KEYS = ("id_token", "type")
 PICS_TABLES = ("features", "questions", "hardware")
 
@@ -67,6 +84,30 @@ class Timeouts:
     manual_action: float = 300.0
     time_tolerance: float = 4.0
     silence: float = 5.0
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """``[tls]``: the harness's side of the TLS link, with absolute paths of PEM files.
+
+    Role ``cs`` (the harness is the CSMS the station connects to): ``server_certificate`` (chain allowed) and
+    ``server_key``; ``client_ca`` set means a client certificate signed by it is required (security profile 3).
+    Role ``csms`` (the harness is a station): ``ca_certificate``, the root the CSMS's server certificate is
+    verified against (verification is never off), and ``client_certificate`` + ``client_key`` (profile 3).
+    """
+
+    min_version: str = "TLSv1.2"
+    server_certificate: Path | None = None
+    server_key: Path | None = None
+    client_ca: Path | None = None
+    ca_certificate: Path | None = None
+    client_certificate: Path | None = None
+    client_key: Path | None = None
+
+    @property
+    def client_certificates(self) -> bool:
+        """Whether the station authenticates with a certificate (security profile 3)."""
+        return self.client_ca is not None or self.client_certificate is not None
 
 
 @dataclass(frozen=True)
@@ -101,6 +142,8 @@ class SutConfig:
     action_webhook: str | None = None
     faults: tuple[str, ...] = ()
     source: str = "built-in defaults"
+    tls: TlsConfig | None = None
+    """``[tls]``: None means plain ws:// (the reference SUTs always run without TLS)."""
 
     @property
     def uses_reference(self) -> bool:
@@ -137,20 +180,21 @@ def load(path: Path) -> SutConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise HarnessError(f"cannot read SUT configuration {path}: {error}") from None
-    return from_dict(data, source=str(path))
+    return from_dict(data, source=str(path), base_dir=path.parent)
 
 
-def from_dict(data: dict[str, Any], source: str) -> SutConfig:
+def from_dict(data: dict[str, Any], source: str, base_dir: Path | None = None) -> SutConfig:
     """Check every table, key, type and value of a SUT file, then build the configuration.
 
     Strict on purpose: an unknown table or key (a typo, a PICS file passed as SUT file) is rejected with a
-    :class:`HarnessError` that names the key and ``source``, instead of being ignored.
+    :class:`HarnessError` that names the key and ``source``, instead of being ignored. Relative ``[tls]``
+    paths are taken from ``base_dir`` (the SUT file's folder; by default the folder of ``source``).
     """
     _check_keys(data, SCHEMA, "", source)
     tables = {name: _table(data, name, source) for name in SCHEMA}
     for name, table in tables.items():
         _check_keys(table, SCHEMA[name], f"[{name}]", source)
-    sut, station, csms, tokens, transfer, timeouts, actions, reference = (tables[name] for name in SCHEMA)
+    sut, station, csms, tokens, transfer, timeouts, actions, reference, _ = (tables[name] for name in SCHEMA)
     get = _Getter(source)
 
     if "role" not in sut:
@@ -177,6 +221,7 @@ def from_dict(data: dict[str, Any], source: str) -> SutConfig:
     listen_path = get.text(csms, "csms", "listen_path", "/ocpp", low=1)
     if not listen_path.startswith("/"):
         raise _error(source, f"[csms] listen_path must start with '/', got {listen_path!r}")
+    tls = _tls(data, role, kind, csms_url, base_dir if base_dir is not None else Path(source).parent, source)
 
     driver = get.choice(actions, "actions", "driver", ACTION_DRIVERS, "prompt")
     if driver == "reference" and kind != "reference":
@@ -229,6 +274,7 @@ def from_dict(data: dict[str, Any], source: str) -> SutConfig:
         action_webhook=webhook,
         faults=faults,
         source=source,
+        tls=tls,
     )
 
 
@@ -373,6 +419,116 @@ def _id_token(tokens: dict[str, Any], name: str, default: str, source: str) -> I
         raise _error(source, f"[{where}] id_token is missing")
     low = 0 if token_type == "NoAuthorization" else 1
     return IdToken(get.text(table, where, "id_token", None, low=low, high=ID_TOKEN_MAX), token_type)
+
+
+def _tls(
+    data: dict[str, Any], role: str, kind: str, csms_url: str, base: Path, source: str
+) -> TlsConfig | None:
+    """``[tls]``: which keys the role takes, which are required, and that every PEM file is usable."""
+    wss = role == "csms" and kind == "external" and csms_url.startswith("wss://")
+    if "tls" not in data:
+        if wss:
+            raise _error(
+                source,
+                "[csms] url is wss:// but there is no [tls] table: set [tls] ca_certificate to the PEM file of the "
+                "CSMS's root certificate (the harness never connects without verifying the server certificate)",
+            )
+        return None
+    table = _table(data, "tls", source)
+    if kind == "reference":
+        raise _error(source, "[tls] only applies to an external SUT ([sut] kind = 'external'): the reference SUTs use ws://")
+    misplaced = [key for key in table if key not in TLS_KEYS[role]]
+    if misplaced:
+        other = "csms" if role == "cs" else "cs"
+        raise _error(
+            source,
+            f"[tls] {', '.join(repr(key) for key in misplaced)} only appl{'ies' if len(misplaced) == 1 else 'y'} to "
+            f"role = '{other}'; with role = '{role}' [tls] takes {', '.join(TLS_KEYS[role])}",
+        )
+    min_version = _Getter(source).choice(table, "tls", "min_version", TLS_VERSIONS, "TLSv1.2")
+
+    def path(key: str) -> Path | None:
+        return _pem_path(table, key, base, source) if key in table else None
+
+    if role == "cs":
+        for name in ("server_certificate", "server_key"):
+            if name not in table:
+                raise _error(
+                    source,
+                    f"[tls] {name} is missing: with [tls] the harness's CSMS listens with wss:// and needs its server "
+                    "certificate and private key (PEM files)",
+                )
+        certificate, private_key = path("server_certificate"), path("server_key")
+        assert certificate is not None and private_key is not None
+        _check_key_pair(certificate, private_key, "server_certificate", "server_key", source)
+        client_ca = path("client_ca")
+        if client_ca is not None:
+            _check_certificates(client_ca, "client_ca", source)
+        return TlsConfig(min_version, server_certificate=certificate, server_key=private_key, client_ca=client_ca)
+
+    if not csms_url.startswith("wss://"):
+        raise _error(source, f"[tls] is set but [csms] url {csms_url!r} is not wss://: use the CSMS's wss:// URL or remove [tls]")
+    if "ca_certificate" not in table:
+        raise _error(
+            source,
+            "[tls] ca_certificate is missing: the PEM file of the CSMS's root certificate, to verify the server "
+            "(the harness never connects without verifying it)",
+        )
+    ca_certificate = path("ca_certificate")
+    assert ca_certificate is not None
+    _check_certificates(ca_certificate, "ca_certificate", source)
+    if ("client_certificate" in table) != ("client_key" in table):
+        given, missing = ("client_certificate", "client_key") if "client_certificate" in table else ("client_key", "client_certificate")
+        raise _error(source, f"[tls] {given} is set but {missing} is missing: a client certificate needs both (security profile 3)")
+    client_certificate, client_key = path("client_certificate"), path("client_key")
+    if client_certificate is not None and client_key is not None:
+        _check_key_pair(client_certificate, client_key, "client_certificate", "client_key", source)
+    return TlsConfig(
+        min_version, ca_certificate=ca_certificate, client_certificate=client_certificate, client_key=client_key
+    )
+
+
+def _pem_path(table: dict[str, Any], key: str, base: Path, source: str) -> Path:
+    """The key's path, relative to the SUT file's folder unless absolute."""
+    value = Path(_Getter(source).text(table, "tls", key, None, low=1))
+    return (value if value.is_absolute() else base / value).absolute()
+
+
+def _read_pem(path: Path, key: str, source: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _error(source, f"[tls] {key}: cannot read {path} ({error.strerror or error})") from None
+
+
+def _check_certificates(path: Path, key: str, source: str) -> list[x509.Certificate]:
+    """The PEM certificates of ``path`` (at least one), in file order."""
+    try:
+        certificates = x509.load_pem_x509_certificates(_read_pem(path, key, source))
+    except ValueError as error:
+        raise _error(source, f"[tls] {key}: {path} holds no readable PEM certificate ({error})") from None
+    return certificates
+
+
+def _check_key_pair(certificate_path: Path, key_path: Path, certificate_key: str, key_key: str, source: str) -> None:
+    """The private key must be unencrypted PEM and belong to the first certificate of its file (the leaf)."""
+    leaf = _check_certificates(certificate_path, certificate_key, source)[0]
+    data = _read_pem(key_path, key_key, source)
+    try:
+        private_key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise _error(
+            source, f"[tls] {key_key}: {key_path} is an encrypted private key; the harness needs it unencrypted (PEM)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise _error(source, f"[tls] {key_key}: {key_path} holds no readable PEM private key ({error})") from None
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if private_key.public_key().public_bytes(*spki) != leaf.public_key().public_bytes(*spki):
+        raise _error(
+            source,
+            f"[tls] {key_key} {key_path} does not match [tls] {certificate_key} {certificate_path} "
+            "(the key must belong to the first certificate of the file)",
+        )
 
 
 def _commands(actions: dict[str, Any], source: str) -> dict[str, str]:

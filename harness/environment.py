@@ -1,15 +1,24 @@
 """Everything a run needs against one SUT: the harness's role, the SUT itself when it is the built-in
 reference, and the manual-action driver. Works without pytest (the plugin is a thin skin over it).
+
+With a ``[tls]`` table in the SUT file the link is TLS: the fake CSMS listens with wss:// (a client
+certificate required when ``client_ca`` is set), or the fake station verifies the CSMS's wss:// server
+against ``ca_certificate`` (and presents ``client_certificate``). The SSL contexts are built before anything
+starts, so a bad certificate file is a configuration ERROR before any case runs.
 """
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.actions import ActionDriver, HookDriver, PromptDriver, ReferenceDriver
 from harness.case import Case, CaseInfo, StepObserver
-from harness.config import SutConfig
+from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.responders import csms_defaults, fake_station_device_model, station_defaults
 from harness.verdicts import HarnessError
@@ -68,6 +77,86 @@ def _action_driver(config: SutConfig, reference: Any) -> ActionDriver:
     raise HarnessError(f"unknown action driver {config.action_driver!r} (reference, hook or prompt)")
 
 
+TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def server_ssl_context(config: SutConfig) -> ssl.SSLContext | None:
+    """The fake CSMS's TLS context from ``[tls]`` (role cs), or None for ws://."""
+    tls = _tls(config)
+    if tls is None:
+        return None
+    if tls.server_certificate is None or tls.server_key is None:
+        raise _tls_error(config, "[tls] server_certificate and server_key are required for the harness's CSMS")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = _min_version(config, tls)
+    with _loading(config, f"[tls] server_certificate {tls.server_certificate} / server_key {tls.server_key}"):
+        context.load_cert_chain(tls.server_certificate, tls.server_key, password=_no_password)
+    if tls.client_ca is not None:
+        with _loading(config, f"[tls] client_ca {tls.client_ca}"):
+            context.load_verify_locations(cafile=_file(tls.client_ca))
+        context.verify_mode = ssl.CERT_REQUIRED  # security profile 3: no certificate, no connection
+    return context
+
+
+def client_ssl_context(config: SutConfig) -> ssl.SSLContext | None:
+    """The fake station's TLS context from ``[tls]`` (role csms), or None for ws://. Verification is never off."""
+    tls = _tls(config)
+    wss = config.csms_url.startswith("wss://")
+    if tls is None:
+        if wss:
+            raise _tls_error(config, "[csms] url is wss:// but there is no [tls] ca_certificate to verify the CSMS with")
+        return None
+    if not wss:
+        raise _tls_error(config, f"[tls] is set but [csms] url {config.csms_url!r} is not wss://")
+    if tls.ca_certificate is None:
+        raise _tls_error(config, "[tls] ca_certificate is required to verify the CSMS's server certificate")
+    with _loading(config, f"[tls] ca_certificate {tls.ca_certificate}"):
+        context = ssl.create_default_context(cafile=_file(tls.ca_certificate))
+    context.minimum_version = _min_version(config, tls)
+    if tls.client_certificate is not None or tls.client_key is not None:
+        if tls.client_certificate is None or tls.client_key is None:
+            raise _tls_error(config, "[tls] client_certificate and client_key go together")
+        with _loading(config, f"[tls] client_certificate {tls.client_certificate} / client_key {tls.client_key}"):
+            context.load_cert_chain(tls.client_certificate, tls.client_key, password=_no_password)
+    return context
+
+
+def _tls(config: SutConfig) -> TlsConfig | None:
+    if config.tls is not None and config.uses_reference:
+        raise _tls_error(config, "[tls] only applies to an external SUT: the reference SUTs use ws://")
+    return config.tls
+
+
+def _min_version(config: SutConfig, tls: TlsConfig) -> ssl.TLSVersion:
+    if tls.min_version not in TLS_VERSIONS:
+        raise _tls_error(config, f"[tls] min_version must be one of {', '.join(TLS_VERSIONS)}, got {tls.min_version!r}")
+    return TLS_VERSIONS[tls.min_version]
+
+
+def _file(path: Path) -> str:
+    """ssl wants a str cafile; an absent file is an OSError the caller names."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return str(path)
+
+
+def _no_password() -> str:
+    """Never let OpenSSL prompt on the terminal for an encrypted key's password."""
+    raise ValueError("the private key is encrypted; the harness needs an unencrypted PEM key")
+
+
+@contextmanager
+def _loading(config: SutConfig, what: str) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise _tls_error(config, f"cannot load {what}: {error}") from None
+
+
+def _tls_error(config: SutConfig, message: str) -> HarnessError:
+    return HarnessError(f"invalid SUT configuration {config.source}: {message}")
+
+
 async def _start_as_csms(config: SutConfig) -> Environment:
     endpoint = CsmsEndpoint(
         host=config.listen_host,
@@ -75,6 +164,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
         path=config.listen_path,
         identities=frozenset({config.identity}),
         basic_auth_password=config.basic_auth_password,
+        ssl_context=server_ssl_context(config),
     )
     idle = Answering(csms_defaults(config))
     link = FakeCsms(endpoint, idle)
@@ -112,6 +202,8 @@ async def _reference_booted(idle: Answering, config: SutConfig) -> None:
 async def _start_as_station(config: SutConfig) -> Environment:
     reference = None
     csms_url = config.csms_url
+    # Built before anything starts: a bad [tls] file is a configuration ERROR before any case runs.
+    ssl_context = None if config.uses_reference and config.tls is None else client_ssl_context(config)
     if config.uses_reference:
         from harness.reference.csms import CsmsSettings, ReferenceCsms
 
@@ -131,7 +223,7 @@ async def _start_as_station(config: SutConfig) -> Environment:
     if not csms_url:
         raise HarnessError("no CSMS URL configured ([csms] url in the SUT file)")
     device_model = fake_station_device_model(config)
-    identity = StationIdentity(csms_url, config.identity, config.basic_auth_password)
+    identity = StationIdentity(csms_url, config.identity, config.basic_auth_password, ssl_context)
     link = FakeStation(identity, Answering(station_defaults(config, device_model)))
     link.memory["device_model"] = device_model
     try:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from harness import config as sut_config
 from harness.actions import ACTIONS
-from harness.config import SutConfig, Timeouts, load, reference_config
+from harness.config import SutConfig, Timeouts, TlsConfig, load, reference_config
 from harness.verdicts import HarnessError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +45,7 @@ def rejected(tmp_path: Path, text: str) -> str:
 def test_example_cs_file_loads() -> None:
     loaded = load(EXAMPLES / "example_cs.toml")
     assert (loaded.role, loaded.sut, loaded.action_driver) == ("cs", "external", "hook")
+    assert loaded.tls is None  # [tls] is a commented example
     assert not loaded.uses_reference
     assert set(loaded.action_commands) == set(ACTIONS)
     assert loaded.evse_id in loaded.connectors and loaded.connector_id in loaded.connectors[loaded.evse_id]
@@ -52,6 +58,16 @@ def test_example_csms_file_loads() -> None:
     assert loaded.csms_url.startswith("ws://127.0.0.1")
     assert set(loaded.action_commands) == set(ACTIONS)
     assert loaded.action_webhook is None  # the webhook is a commented example
+    assert loaded.tls is None  # so is [tls]
+
+
+@pytest.mark.parametrize("name", ["example_cs.toml", "example_csms.toml"])
+def test_example_files_show_a_commented_tls_table(name: str) -> None:
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert "\n# [tls]\n" in text and "\n[tls]" not in text
+    assert load(EXAMPLES / name).tls is None
+    keys = sut_config.TLS_KEYS["cs" if name == "example_cs.toml" else "csms"]
+    assert all(f"\n# {key} = " in text for key in keys)
 
 
 @pytest.mark.parametrize("name", ["example_cs.toml", "example_csms.toml"])
@@ -160,7 +176,8 @@ def test_csms_url_rules(tmp_path: Path) -> None:
     for url in ("http://127.0.0.1:9000/ocpp", "127.0.0.1:9000", "wss//host"):
         message = rejected(tmp_path, f"[sut]\nrole = 'csms'\n[csms]\nurl = '{url}'\n")
         assert "[csms] url must start with ws:// or wss://" in message and url in message
-    assert load(write(tmp_path, "[sut]\nrole = 'csms'\n[csms]\nurl = 'wss://csms.example/ocpp'\n")).csms_url
+    # wss:// is checked with [tls] (test_tls_* below): without it the server could not be verified.
+    assert "no [tls] table" in rejected(tmp_path, "[sut]\nrole = 'csms'\n[csms]\nurl = 'wss://csms.example/ocpp'\n")
     # A Charging Station under test needs no [csms] url: the harness is the CSMS.
     assert load(write(tmp_path, CS + "[csms]\nlisten_port = 9000\n")).csms_url == ""
 
@@ -293,3 +310,150 @@ def test_masked_hides_the_password() -> None:
 
 def test_masked_without_a_password() -> None:
     assert SutConfig().masked()["basic_auth_password"] is None
+
+
+# --- [tls] --------------------------------------------------------------------------------------------------
+
+def _pem(path: Path, item: x509.Certificate | ec.EllipticCurvePrivateKey, password: bytes | None = None) -> None:
+    if isinstance(item, x509.Certificate):
+        path.write_bytes(item.public_bytes(serialization.Encoding.PEM))
+        return
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    path.write_bytes(item.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    """``tmp_path/pki``: a self-signed cert.pem with its cert.key (also usable as a CA file), other.key that
+    belongs to no certificate, encrypted.key (cert.key under a password) and not_pem.txt."""
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    _pem(folder / "cert.pem", certificate)
+    _pem(folder / "cert.key", key)
+    _pem(folder / "other.key", other)
+    _pem(folder / "encrypted.key", key, b"password")
+    (folder / "not_pem.txt").write_text("not a PEM file\n", encoding="utf-8")
+    return folder
+
+
+CS_TLS = CS + "[tls]\nserver_certificate = 'pki/cert.pem'\nserver_key = 'pki/cert.key'\n"
+CSMS_TLS = "[sut]\nrole = 'csms'\n[csms]\nurl = 'wss://127.0.0.1:9443/ocpp'\n[tls]\nca_certificate = 'pki/cert.pem'\n"
+
+
+def test_tls_of_a_station_under_test_with_relative_paths(tmp_path: Path, pki: Path) -> None:
+    loaded = load(write(tmp_path, CS_TLS + "client_ca = 'pki/cert.pem'\nmin_version = 'TLSv1.3'\n"))
+    assert loaded.tls == TlsConfig(
+        "TLSv1.3", server_certificate=pki / "cert.pem", server_key=pki / "cert.key", client_ca=pki / "cert.pem"
+    )
+    assert loaded.tls.client_certificates
+    without_ca = load(write(tmp_path, CS_TLS)).tls
+    assert without_ca is not None and without_ca.min_version == "TLSv1.2" and not without_ca.client_certificates
+
+
+def test_tls_paths_are_relative_to_the_sut_file_not_the_working_directory(
+    tmp_path: Path, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, CS_TLS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load(Path("..") / "sut.toml")
+    assert loaded.tls is not None and loaded.tls.server_certificate == (elsewhere / ".." / "pki" / "cert.pem")
+    assert loaded.tls.server_certificate.is_absolute() and loaded.tls.server_certificate.is_file()
+
+
+def test_tls_absolute_paths_are_kept(tmp_path: Path, pki: Path) -> None:
+    other = tmp_path / "sub"
+    other.mkdir()
+    path = other / "sut.toml"
+    path.write_text(CS + f"[tls]\nserver_certificate = '{pki / 'cert.pem'}'\nserver_key = '{pki / 'cert.key'}'\n", encoding="utf-8")
+    loaded = load(path)
+    assert loaded.tls is not None and loaded.tls.server_key == pki / "cert.key"
+
+
+def test_tls_of_a_csms_under_test(tmp_path: Path, pki: Path) -> None:
+    loaded = load(write(tmp_path, CSMS_TLS))
+    assert loaded.tls == TlsConfig(ca_certificate=pki / "cert.pem")
+    assert not loaded.tls.client_certificates
+    loaded = load(write(tmp_path, CSMS_TLS + "client_certificate = 'pki/cert.pem'\nclient_key = 'pki/cert.key'\n"))
+    assert loaded.tls is not None and loaded.tls.client_certificates
+    assert (loaded.tls.client_certificate, loaded.tls.client_key) == (pki / "cert.pem", pki / "cert.key")
+
+
+def test_from_dict_resolves_tls_paths_against_base_dir(pki: Path) -> None:
+    data = {"sut": {"role": "cs"}, "tls": {"server_certificate": "cert.pem", "server_key": "cert.key"}}
+    loaded = sut_config.from_dict(data, "inline", base_dir=pki)
+    assert loaded.tls is not None and loaded.tls.server_certificate == pki / "cert.pem"
+
+
+@pytest.mark.parametrize("text, words", [
+    (CS + "[tls]\nserver_key = 'pki/cert.key'\n", ["[tls] server_certificate is missing", "wss://"]),
+    (CS + "[tls]\nserver_certificate = 'pki/cert.pem'\n", ["[tls] server_key is missing"]),
+    (CS + "[tls]\n", ["[tls] server_certificate is missing"]),
+    (CS_TLS + "ca_certificate = 'pki/cert.pem'\n", ["[tls] 'ca_certificate' only applies to role = 'csms'", "server_certificate, server_key, client_ca, min_version"]),
+    (CS_TLS + "client_certificate = 'pki/cert.pem'\nclient_key = 'pki/cert.key'\n", ["'client_certificate', 'client_key' only apply to role = 'csms'"]),
+    (CS_TLS + "server_cert = 'pki/cert.pem'\n", ["unknown key(s) 'server_cert' in [tls]"]),
+    (CS_TLS + "min_version = 'TLSv1.1'\n", ["[tls] min_version must be one of 'TLSv1.2', 'TLSv1.3'", "'TLSv1.1'"]),
+    (CS_TLS + "min_version = 1.2\n", ["[tls] min_version must be a string"]),
+    (CS + "[tls]\nserver_certificate = 5\nserver_key = 'pki/cert.key'\n", ["[tls] server_certificate must be a string"]),
+    (CS + "[tls]\nserver_certificate = ''\nserver_key = 'pki/cert.key'\n", ["[tls] server_certificate must not be empty"]),
+    ("tls = 'pki/cert.pem'\n" + CS, ["[tls] must be a table"]),
+    (CS_TLS.replace("role = 'cs'", "role = 'cs'\nkind = 'reference'") + "[actions]\ndriver = 'reference'\n", ["[tls] only applies to an external SUT", "ws://"]),
+])
+def test_tls_table_of_a_station_under_test(tmp_path: Path, pki: Path, text: str, words: list[str]) -> None:
+    message = rejected(tmp_path, text)
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("server_certificate", "pki/missing.pem", ["[tls] server_certificate: cannot read", "missing.pem", "No such file"]),
+    ("server_certificate", "pki", ["[tls] server_certificate: cannot read"]),
+    ("server_certificate", "pki/not_pem.txt", ["[tls] server_certificate:", "not_pem.txt", "holds no readable PEM certificate"]),
+    ("server_certificate", "pki/cert.key", ["[tls] server_certificate:", "holds no readable PEM certificate"]),
+    ("server_key", "pki/missing.key", ["[tls] server_key: cannot read", "missing.key"]),
+    ("server_key", "pki/not_pem.txt", ["[tls] server_key:", "holds no readable PEM private key"]),
+    ("server_key", "pki/cert.pem", ["[tls] server_key:", "holds no readable PEM private key"]),
+    ("server_key", "pki/encrypted.key", ["[tls] server_key:", "encrypted.key", "is an encrypted private key"]),
+    ("server_key", "pki/other.key", ["[tls] server_key", "other.key", "does not match [tls] server_certificate", "cert.pem"]),
+    ("client_ca", "pki/missing.pem", ["[tls] client_ca: cannot read", "missing.pem"]),
+    ("client_ca", "pki/not_pem.txt", ["[tls] client_ca:", "holds no readable PEM certificate"]),
+])
+def test_tls_files_of_a_station_under_test(tmp_path: Path, pki: Path, key: str, value: str, words: list[str]) -> None:
+    table = {"server_certificate": "pki/cert.pem", "server_key": "pki/cert.key", key: value}
+    message = rejected(tmp_path, CS + "[tls]\n" + "".join(f"{k} = '{v}'\n" for k, v in table.items()))
+    for word in words:
+        assert word in message
+    assert str(tmp_path / value) in message
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[sut]\nrole = 'csms'\n[csms]\nurl = 'wss://127.0.0.1:9443/ocpp'\n", ["[csms] url is wss:// but there is no [tls] table", "ca_certificate", "never connects without verifying"]),
+    ("[sut]\nrole = 'csms'\n[csms]\nurl = 'wss://127.0.0.1:9443/ocpp'\n[tls]\nmin_version = 'TLSv1.3'\n", ["[tls] ca_certificate is missing", "verify"]),
+    (CSMS_TLS.replace("wss://", "ws://"), ["[tls] is set but [csms] url 'ws://127.0.0.1:9443/ocpp' is not wss://"]),
+    (CSMS_TLS + "client_certificate = 'pki/cert.pem'\n", ["[tls] client_certificate is set but client_key is missing"]),
+    (CSMS_TLS + "client_key = 'pki/cert.key'\n", ["[tls] client_key is set but client_certificate is missing"]),
+    (CSMS_TLS + "client_certificate = 'pki/cert.pem'\nclient_key = 'pki/other.key'\n", ["[tls] client_key", "does not match [tls] client_certificate"]),
+    (CSMS_TLS + "client_certificate = 'pki/cert.pem'\nclient_key = 'pki/encrypted.key'\n", ["[tls] client_key:", "encrypted"]),
+    (CSMS_TLS.replace("pki/cert.pem", "pki/missing.pem"), ["[tls] ca_certificate: cannot read", "missing.pem"]),
+    (CSMS_TLS.replace("pki/cert.pem", "pki/not_pem.txt"), ["[tls] ca_certificate:", "holds no readable PEM certificate"]),
+    (CSMS_TLS + "server_certificate = 'pki/cert.pem'\n", ["[tls] 'server_certificate' only applies to role = 'cs'", "ca_certificate, client_certificate, client_key, min_version"]),
+    (CSMS_TLS.replace("role = 'csms'", "role = 'csms'\nkind = 'reference'") + "[actions]\ndriver = 'reference'\n", ["[tls] only applies to an external SUT"]),
+])
+def test_tls_table_of_a_csms_under_test(tmp_path: Path, pki: Path, text: str, words: list[str]) -> None:
+    message = rejected(tmp_path, text)
+    for word in words:
+        assert word in message
+
+
+def test_a_ws_csms_needs_no_tls(tmp_path: Path) -> None:
+    assert load(write(tmp_path, CSMS)).tls is None

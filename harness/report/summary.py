@@ -59,17 +59,34 @@ def harness_version() -> str:
 def security_profile(sut: SutConfig) -> tuple[int | None, str]:
     """The OCPP security profile the link uses, and the sentence saying how it was derived.
 
-    The SUT file has no TLS settings yet, so the harness's own endpoint is always ws://; only a CSMS URL
-    can be wss://. Basic auth is on when the SUT file sets ``[station] basic_auth_password``.
+    From the SUT file: ``[tls]`` (the link is TLS; ``client_ca`` / ``client_certificate`` mean a client
+    certificate) and ``[station] basic_auth_password`` (Basic auth). 0 = ws:// without Basic auth, 1 = Basic
+    auth over ws://, 2 = TLS server certificate + Basic auth, 3 = TLS with a client certificate. TLS with
+    neither Basic auth nor a client certificate is none of the OCPP profiles: None.
     """
     basic = bool(sut.basic_auth_password)
-    if sut.role == "csms" and sut.csms_url.startswith("wss://"):
+    tls = sut.tls
+    if tls is None:
+        if sut.role == "csms" and not sut.uses_reference and sut.csms_url.startswith("wss://"):
+            return None, "the CSMS URL is wss:// but the SUT file has no [tls] table, so the harness cannot verify the server"
         if basic:
-            return 2, "the CSMS URL is wss:// (TLS) and [station] basic_auth_password is set (Basic auth)"
-        return None, "the CSMS URL is wss:// without Basic auth; profile 3 needs a client certificate the SUT file cannot configure"
+            return 1, "ws:// (no [tls] table in the SUT file) with [station] basic_auth_password set (Basic auth)"
+        return 0, "ws:// (no [tls] table in the SUT file) and no [station] basic_auth_password (no Basic auth)"
+    if sut.role == "cs":
+        link = "the harness's CSMS listens with wss:// ([tls] server_certificate)"
+        client = "TLS with a client certificate required ([tls] client_ca)"
+    else:
+        link = "the CSMS URL is wss://, its server certificate verified against [tls] ca_certificate"
+        client = "TLS with a client certificate presented by the harness's station ([tls] client_certificate)"
+    auth = "[station] basic_auth_password set (Basic auth)" if basic else "no [station] basic_auth_password"
+    if tls.client_certificates:
+        return 3, f"{client}; {link}; {auth}"
     if basic:
-        return 1, "ws:// (the SUT file has no TLS settings) with [station] basic_auth_password set (Basic auth)"
-    return 0, "ws:// (the SUT file has no TLS settings) and no [station] basic_auth_password (no Basic auth)"
+        return 2, f"TLS server certificate and Basic auth: {link}, {auth}"
+    return None, (
+        f"TLS without Basic auth and without a client certificate is not one of the OCPP security profiles "
+        f"(2 needs Basic auth, 3 a client certificate): {link}, {auth}"
+    )
 
 
 def new_run_info(
