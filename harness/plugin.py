@@ -206,7 +206,7 @@ def _report_progress(item: pytest.Item, running: Case, verdict: Verdict, reason:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     result = yield
     line = item.stash.get(_PROGRESS_KEY, None)
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
