@@ -265,7 +265,7 @@ def _mask_url(text: str) -> str:
 
 
 def _properties(env: Mapping[str, str]) -> str:
-    """Java .properties (ISO-8859-1 with \\uXXXX escapes), which is how Allure 2 reads the file."""
+    """Java .properties (ISO-8859-1, other characters as \\u escapes of four hex digits), which is how Allure 2 reads the file."""
 
     def escape(text: str, key: bool) -> str:
         out = []
