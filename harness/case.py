@@ -143,6 +143,31 @@ class Case:
                 self._timeout_reason(options, timeout), self.current_step, self.requirement_for(requirement)
             ) from None
 
+    async def expect_series(
+        self,
+        action: str,
+        complete: Callable[[list[Call]], bool],
+        where: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        requirement: str = "",
+    ) -> list[Call]:
+        """CALLs ``action`` until ``complete(received so far)`` holds (a report in several NotifyReports, a
+        queue being emptied), all within ONE deadline: a SUT that keeps sending never holds a case forever."""
+        timeout = self.config.timeouts.message if timeout is None else timeout
+        deadline = self.clock() + timeout
+        calls: list[Call] = []
+        while not calls or not complete(calls):
+            left = deadline - self.clock()
+            if left <= 0:
+                raise SutTimeout(
+                    f"the SUT's {action} series was not complete within {timeout:.0f} s ({len(calls)} received)",
+                    self.current_step,
+                    self.requirement_for(requirement),
+                    self._quote(calls[-1]) if calls else None,
+                )
+            calls.append(await self.expect(action, where, timeout=left, requirement=requirement))
+        return calls
+
     def clock(self) -> float:
         """Seconds on the event loop's monotonic clock, to measure the SUT's timing."""
         return asyncio.get_running_loop().time()

@@ -7,7 +7,6 @@ without repeating it.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import uuid
 from dataclasses import dataclass, field
@@ -15,12 +14,9 @@ from typing import Any
 
 from harness.case import Case
 from harness.core.frames import CallResult
+from harness.responders import now
 from harness.roles import ConnectRefused, FakeStation
 from harness.verdicts import SutFailure, SutTimeout
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -86,13 +86,12 @@ async def test_tc_b_02_cs(case: Case) -> None:
 
 async def notify_reports_until_complete(case: Case, request_id: int) -> list[Call]:
     """Every NotifyReportRequest of a report: seqNo counts from 0, the last one has tbc false or absent."""
-    reports: list[Call] = []
-    while True:
-        report = await case.expect("NotifyReport", {"requestId": request_id})
-        case.verify(report, {"seqNo": len(reports)})
-        reports.append(report)
-        if not report.payload.get("tbc", False):
-            return reports
+
+    def complete(reports: list[Call]) -> bool:
+        case.verify(reports[-1], {"seqNo": len(reports) - 1})
+        return not reports[-1].payload.get("tbc", False)
+
+    return await case.expect_series("NotifyReport", complete, {"requestId": request_id})
 
 
 @testcase("TC_B_03_CS", "Cold Boot Charging Station - Rejected", ["B03"], ["B03.FR.02", "B03.FR.04", "B03.FR.06"])

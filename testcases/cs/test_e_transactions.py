@@ -91,9 +91,10 @@ async def queued_transaction_events(
     event arrives.
     """
     tolerance = dt.timedelta(seconds=case.config.timeouts.time_tolerance)
-    await case.expect("TransactionEvent")
-    while not any(generated(e) > back_online + tolerance for e in events_on(case, connection)):
-        await case.expect("TransactionEvent")
+    await case.expect_series(
+        "TransactionEvent",
+        lambda _: any(generated(e) > back_online + tolerance for e in events_on(case, connection)),
+    )
     queued = [
         e for e in events_on(case, connection) if offline_since + tolerance < generated(e) < back_online - tolerance
     ]

@@ -192,3 +192,29 @@ async def test_a_background_action_that_cannot_be_done_is_inconclusive_at_once(f
     with pytest.raises(Inconclusive, match="no hook"):
         await running.expect("GetVariables")
     assert running.clock() - started < 1.0
+
+
+async def test_a_series_ends_when_complete(fake_csms: FakeCsms, case: Case) -> None:
+    async with await station(fake_csms) as ws:
+        for number, tbc in enumerate([True, True, False]):
+            report = {"requestId": 1, "generatedAt": "2024-01-01T00:00:00Z", "seqNo": number, "tbc": tbc}
+            await ws.send(json.dumps([2, str(number), "NotifyReport", report]))
+            await ws.recv()
+        reports = await case.expect_series("NotifyReport", lambda calls: not calls[-1].payload["tbc"])
+    assert [r.payload["seqNo"] for r in reports] == [0, 1, 2]
+
+
+async def test_a_sut_that_never_completes_a_series_cannot_hold_the_case(fake_csms: FakeCsms, case: Case) -> None:
+    async def flood(ws: ClientConnection) -> None:
+        for number in range(10_000):
+            report = {"requestId": 1, "generatedAt": "2024-01-01T00:00:00Z", "seqNo": number, "tbc": True}
+            await ws.send(json.dumps([2, str(number), "NotifyReport", report]))
+            await ws.recv()
+
+    async with await station(fake_csms) as ws:
+        sender = asyncio.create_task(flood(ws))
+        started = case.clock()
+        with pytest.raises(SutTimeout, match="series was not complete"):
+            await case.expect_series("NotifyReport", lambda calls: not calls[-1].payload["tbc"], timeout=0.5)
+        assert case.clock() - started < 1.5
+        sender.cancel()
