@@ -157,15 +157,16 @@ class Case:
         deadline = self.clock() + timeout
         calls: list[Call] = []
         while not calls or not complete(calls):
-            left = deadline - self.clock()
-            if left <= 0:
+            left = max(0.0, deadline - self.clock())
+            try:
+                calls.append(await self.expect(action, where, timeout=left, requirement=requirement))
+            except SutTimeout as silence:
                 raise SutTimeout(
                     f"the SUT's {action} series was not complete within {timeout:.0f} s ({len(calls)} received)",
                     self.current_step,
-                    self.requirement_for(requirement),
+                    silence.requirement,
                     self._quote(calls[-1]) if calls else None,
-                )
-            calls.append(await self.expect(action, where, timeout=left, requirement=requirement))
+                ) from None
         return calls
 
     def clock(self) -> float:
