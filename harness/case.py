@@ -26,7 +26,7 @@ from harness.core.rpc import Inbound, LocalProtocolError, Outbound
 from harness.roles import Link
 from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
-from harness.matching import describe_mismatches, mismatches
+from harness.matching import as_data, describe_mismatches, mismatches
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class Case:
         self.cleanups: list[Callable[[], Awaitable[None]]] = []
         self.trace = Trace(self.info.id, identity=self.config.identity)
         self.received: list[Received] = []
+        self.checks: list[dict[str, Any]] = []
+        """Every named validation evaluated, in order (see :meth:`verify`)."""
         self.current_step = StepRef()
         self._changed = asyncio.Event()
         self._raw: dict[tuple[int, str], str] = {}
@@ -274,20 +276,84 @@ class Case:
 
     # -- checking --------------------------------------------------------------------------------------
 
-    def verify(self, message: Call | CallResult, expected: dict[str, Any], requirement: str = "") -> None:
-        """FAIL unless every ``path: expectation`` holds for the message's payload (see harness.matching)."""
-        problems = mismatches(message.payload, expected)
-        if problems:
-            raise SutFailure(
-                describe_mismatches(problems), self.current_step, self.requirement_for(requirement), self._quote(message)
-            )
+    def verify(
+        self, message: Call | CallResult, expected: dict[str, Any], requirement: str = "", *, validation: str = ""
+    ) -> None:
+        """FAIL unless every ``path: expectation`` holds for the message's payload (see harness.matching).
 
-    def require(self, condition: bool, reason: str, message: Call | CallResult | None = None, requirement: str = "") -> None:
+        ``validation`` names the Part 6 tool validation this is ("step 6", "post 1"): the FAIL names it, and
+        the check is recorded in the case's result so the self-test can aim a fault at exactly it."""
+        problems = mismatches(message.payload, expected)
+        self._record_check(validation, requirement, not problems, message, fields=as_data(expected))
+        if problems:
+            raise self._failure(describe_mismatches(problems), requirement, validation, self._quote(message))
+
+    def require(
+        self,
+        condition: bool,
+        reason: str,
+        message: Call | CallResult | None = None,
+        requirement: str = "",
+        *,
+        validation: str = "",
+    ) -> None:
         """FAIL with ``reason`` unless ``condition`` holds."""
+        self._record_check(validation, requirement, condition, message)
         if not condition:
-            raise SutFailure(
-                reason, self.current_step, self.requirement_for(requirement), self._quote(message) if message else None
-            )
+            raise self._failure(reason, requirement, validation, self._quote(message) if message else None)
+
+    def _failure(self, reason: str, requirement: str, validation: str, frame: str | None) -> SutFailure:
+        return SutFailure(reason, self.current_step, self.requirement_for(requirement), frame, validation=validation)
+
+    def _record_check(
+        self,
+        validation: str,
+        requirement: str,
+        held: bool,
+        message: Call | CallResult | None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep what a named validation looked at: the message (type, action, its occurrence in the case)
+        and the field expectations, for the self-test's mutants."""
+        if not validation:
+            return
+        check: dict[str, Any] = {
+            "validation": validation,
+            "requirement": self.requirement_for(requirement),
+            "step": self.current_step.number,
+            "held": held,
+        }
+        if message is not None:
+            check.update(self._whereabouts(message))
+        if fields is not None:
+            check["fields"] = fields
+        self.checks.append(check)
+
+    def _whereabouts(self, message: Call | CallResult) -> dict[str, Any]:
+        """Which of the SUT's frames ``message`` is: its type, action, connection and its 1-based
+        occurrence among the SUT's frames of that type and action in this case."""
+        occurrence = 0
+        for record in self.trace.records:
+            if record.get("direction") != self._inbound_direction:
+                continue
+            if record.get("messageType") == message.message_type.name and record.get("action") == self._action_of(message):
+                occurrence += 1
+                if record.get("messageId") == message.message_id:
+                    return {
+                        "messageType": message.message_type.name,
+                        "action": record.get("action"),
+                        "occurrence": occurrence,
+                        "connection": record.get("connection"),
+                    }
+        return {"messageType": message.message_type.name, "action": self._action_of(message)}
+
+    def _action_of(self, message: Call | CallResult) -> str | None:
+        if isinstance(message, Call):
+            return message.action
+        for record in reversed(self.trace.records):
+            if record.get("messageId") == message.message_id and record.get("messageType") == "CALL":
+                return record.get("action")
+        return None
 
     # -- manual actions --------------------------------------------------------------------------------
 

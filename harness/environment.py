@@ -58,6 +58,9 @@ class Environment:
         if info.role != self.config.role:
             raise HarnessError(f"{info.id} tests a {info.role.upper()}, but the SUT configured is a {self.config.role.upper()}")
         case = Case(info, self.link, self.config, self.actions, self.responders(), observer or StepObserver())
+        if self.reference is not None:
+            # The self-test's mutations of the reference SUT's frames apply within their target case only.
+            self.reference.case_started(info.id)
         self.link.attach(case)
         return case
 

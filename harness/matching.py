@@ -29,6 +29,11 @@ class Expectation(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str: ...
 
+    @abc.abstractmethod
+    def as_data(self) -> dict[str, Any]:
+        """The expectation as JSON data ``{"op": ..., ...}``: the self-test reads it to make a frame that
+        breaks exactly this expectation."""
+
 
 @dataclass(frozen=True)
 class _Equals(Expectation):
@@ -39,6 +44,9 @@ class _Equals(Expectation):
 
     def describe(self) -> str:
         return repr(self.expected)
+
+    def as_data(self) -> dict[str, Any]:
+        return {"op": "equals", "value": self.expected}
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,9 @@ class _OneOf(Expectation):
     def describe(self) -> str:
         return " or ".join(_as_expectation(o).describe() for o in self.options)
 
+    def as_data(self) -> dict[str, Any]:
+        return {"op": "one_of", "options": [_as_expectation(o).as_data() for o in self.options]}
+
 
 @dataclass(frozen=True)
 class _Not(Expectation):
@@ -62,6 +73,9 @@ class _Not(Expectation):
     def describe(self) -> str:
         return f"present and not {_as_expectation(self.excluded).describe()}"
 
+    def as_data(self) -> dict[str, Any]:
+        return {"op": "not", "excluded": _as_expectation(self.excluded).as_data()}
+
 
 @dataclass(frozen=True)
 class _Presence(Expectation):
@@ -72,6 +86,9 @@ class _Presence(Expectation):
 
     def describe(self) -> str:
         return "present" if self.present else "absent"
+
+    def as_data(self) -> dict[str, Any]:
+        return {"op": "present" if self.present else "absent"}
 
 
 PRESENT: Expectation = _Presence(True)
@@ -122,6 +139,11 @@ def mismatches(payload: Any, expected: dict[str, Any]) -> list[Mismatch]:
         if not test.holds(value):
             found.append(Mismatch(path, test.describe(), value))
     return found
+
+
+def as_data(expected: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every ``path: expectation`` as JSON data (see :meth:`Expectation.as_data`)."""
+    return {path: _as_expectation(expectation).as_data() for path, expectation in expected.items()}
 
 
 def describe_mismatches(found: list[Mismatch]) -> str:

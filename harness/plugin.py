@@ -175,6 +175,7 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None, secon
     verdict = verdict_of(error)
     result = _result(running, verdict, error)
     running.trace.event("verdict", **result)
+    result["checks"] = running.checks
     folder = report_dir(item.config)
     trace_path, diagram = _write_evidence(running, folder)
     results = folder / "results"
@@ -257,7 +258,13 @@ def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dic
     result: dict[str, Any] = {"id": running.info.id, "role": running.info.role, "verdict": verdict.value}
     if isinstance(error, SutFailure):
         result.update(
-            step=str(error.step), requirement=error.requirement, reason=error.reason, frame=error.frame
+            step=str(error.step),
+            step_number=error.step.number,
+            validation=error.validation,
+            requirement=error.requirement,
+            requirement_text=error.requirement_text,
+            reason=error.reason,
+            frame=error.frame,
         )
     elif error is not None:
         result["reason"] = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"

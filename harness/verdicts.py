@@ -50,19 +50,39 @@ class StepRef:
 
 
 class SutFailure(AssertionError):
-    """The SUT broke a requirement: FAIL. Names the step, the requirement and quotes the frame."""
+    """The SUT broke a requirement: FAIL. Names the step, the requirement and quotes the frame.
 
-    def __init__(self, reason: str, step: StepRef, requirement: str = "", frame: str | None = None) -> None:
+    ``validation`` is the id of the Part 6 validation the failure breaks ("step 6", "post 1", or a §2.1
+    monitor rule such as "§2.1 seqNo"), so that the self-test can tell which check a fault killed.
+    ``requirement_text`` quotes Part 2 for the requirement named."""
+
+    def __init__(
+        self,
+        reason: str,
+        step: StepRef,
+        requirement: str = "",
+        frame: str | None = None,
+        *,
+        validation: str = "",
+        requirement_text: str = "",
+    ) -> None:
         self.reason = reason
         self.step = step
         self.requirement = requirement or ", ".join(step.requirements)
         self.frame = frame
+        self.validation = validation
+        self.requirement_text = requirement_text
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        text = f"FAIL at {self.step}: {self.reason}"
+        text = f"FAIL at {self.step}"
+        if self.validation:
+            text += f", validation {self.validation}"
+        text += f": {self.reason}"
         if self.requirement:
             text += f" (requirement {self.requirement})"
+        if self.requirement_text:
+            text += f"\n  {self.requirement_text}"
         if self.frame is not None:
             text += f"\n  offending frame: {self.frame}"
         return text

@@ -78,6 +78,7 @@ class ReferenceCsms:
     def __init__(self, settings: CsmsSettings, faults: Iterable[str] = ()) -> None:
         self.settings = settings
         self.faults = checked(faults, FAULTS)
+        self.current_case: str | None = None
         self.received: list[Received] = []
         self.boot_pending = settings.boot_pending_first
         self.pending_answered: set[str] = set()
@@ -120,6 +121,10 @@ class ReferenceCsms:
         return f"ws://{self.settings.host}:{self.settings.port}"
 
     # ----------------------------------------------------------------- manual actions
+
+    def case_started(self, case_id: str) -> None:
+        """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
+        self.current_case = case_id
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         if name == "csms_get_variables":

@@ -82,6 +82,7 @@ class ReferenceStation:
     def __init__(self, settings: StationSettings, faults: Iterable[str] = ()) -> None:
         self.settings = settings
         self.faults = checked(faults, FAULTS)
+        self.current_case: str | None = None
         self._config_changed = asyncio.Event()
         self.device_model = DeviceModel(settings.evses, on_change=self._notify_config_changed)
         self.engine = TransactionEngine(
@@ -161,6 +162,10 @@ class ReferenceStation:
             await self._wait_config_change(None)
 
     # ----------------------------------------------------------------- manual actions
+
+    def case_started(self, case_id: str) -> None:
+        """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
+        self.current_case = case_id
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
