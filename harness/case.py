@@ -29,6 +29,10 @@ from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
 from harness.matching import as_data, describe_mismatches, mismatches
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
 
+Expected = tuple[str, dict[str, Any]]
+"""A CALL a step waits for: its action and the field expectations it must meet."""
+
+
 @dataclass(frozen=True)
 class CaseInfo:
     """The Part 6 header of a case."""
@@ -81,6 +85,7 @@ class Case:
         """Every named validation evaluated, in order (see :meth:`verify`)."""
         self.current_step = StepRef()
         self._changed = asyncio.Event()
+        self._cursor = 0
         self._raw: dict[tuple[int, str], str] = {}
         self._sut_failures: list[SutFailure] = []
         self._harness_errors: list[Exception] = []
@@ -120,29 +125,55 @@ class Case:
         where: dict[str, Any] | None = None,
         timeout: float | None = None,
         requirement: str = "",
+        *,
+        newer_than: int = 0,
     ) -> Call:
-        """The next not yet consumed CALL ``action`` from the SUT matching ``where``; FAIL when none comes."""
-        return await self.expect_any([(action, where or {})], timeout, requirement)
+        """The next CALL ``action`` from the SUT matching ``where``, after the last one a step took; FAIL
+        when none comes. ``newer_than``: only on a connection numbered above it (after a reboot)."""
+        return await self.expect_any([(action, where or {})], timeout, requirement, newer_than=newer_than)
 
     async def expect_any(
-        self, options: list[tuple[str, dict[str, Any]]], timeout: float | None = None, requirement: str = ""
+        self,
+        options: list[Expected],
+        timeout: float | None = None,
+        requirement: str = "",
+        *,
+        newer_than: int = 0,
     ) -> Call:
-        """The first not yet consumed CALL that matches one of ``(action, where)`` — for steps Part 6 lets the
-        SUT do with one message or another (StatusNotification or NotifyEvent)."""
+        """The next CALL that matches one of ``(action, where)`` — for steps Part 6 lets the SUT do with one
+        message or another (StatusNotification or NotifyEvent)."""
+        [call] = await self.expect_in_any_order([options], timeout, requirement, newer_than=newer_than)
+        return call
+
+    async def expect_in_any_order(
+        self,
+        wanted: list[list[Expected]],
+        timeout: float | None = None,
+        requirement: str = "",
+        *,
+        newer_than: int = 0,
+    ) -> list[Call]:
+        """One CALL for each item of ``wanted`` (each a list of alternatives), in whatever order they come:
+        for the messages Part 6 §2.1 or a table lets the SUT send in any order ("report the new status of
+        its connector and any queued TransactionEventRequest"). Outside such a group, expects are ordered:
+        a step only takes a CALL that arrived after the CALL the previous step took, so a SUT that sends
+        "Downloaded" before "Downloading" FAILs. Returns the calls in the order of ``wanted``."""
         timeout = self.config.timeouts.message if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     changed = self._changed
                     self._raise_pending()
-                    found = self._find(options)
+                    found = self._find_all(wanted, newer_than)
                     if found is not None:
-                        found.consumed = True
-                        return found.call
+                        for item in found:
+                            item.consumed = True
+                        self._cursor = max(self.received.index(item) for item in found) + 1
+                        return [item.call for item in found]
                     await changed.wait()
         except TimeoutError:
             raise SutTimeout(
-                self._timeout_reason(options, timeout), self.current_step, self.requirement_for(requirement)
+                self._timeout_reason(wanted, timeout), self.current_step, self.requirement_for(requirement)
             ) from None
 
     async def expect_series(
@@ -183,6 +214,7 @@ class Case:
         """Set aside every SUT CALL received so far: what a later step expects must come after this point."""
         for item in self.received:
             item.consumed = True
+        self._cursor = len(self.received)
 
     async def expect_none(
         self, action: str, where: dict[str, Any] | None = None, within: float | None = None, requirement: str = ""
@@ -472,23 +504,45 @@ class Case:
         if self._sut_failures:
             raise self._sut_failures[0]
 
-    def _find(self, options: list[tuple[str, dict[str, Any]]]) -> Received | None:
-        for item in self.received:
-            if item.consumed:
+    def _find_all(self, wanted: list[list[Expected]], newer_than: int) -> list[Received] | None:
+        """A distinct not yet consumed CALL after the cursor for each item of ``wanted``, or None."""
+        taken: list[Received] = []
+        for options in wanted:
+            item = self._find(options, newer_than, taken)
+            if item is None:
+                return None
+            taken.append(item)
+        return taken
+
+    def _find(self, options: list[Expected], newer_than: int, taken: list[Received]) -> Received | None:
+        for item in self.received[self._cursor :]:
+            if item.consumed or item.connection <= newer_than or any(item is t for t in taken):
                 continue
             for action, where in options:
                 if item.call.action == action and not mismatches(item.call.payload, where):
                     return item
         return None
 
-    def _timeout_reason(self, options: list[tuple[str, dict[str, Any]]], timeout: float) -> str:
-        wanted = " or ".join(action + (f" with {json.dumps(where, default=str)}" if where else "") for action, where in options)
-        reason = f"the SUT did not send {wanted} within {timeout:.0f} s"
+    def _timeout_reason(self, wanted: list[list[Expected]], timeout: float) -> str:
+        options = [option for alternatives in wanted for option in alternatives]
+        described = [
+            " or ".join(action + (f" with {_describe_where(where)}" if where else "") for action, where in alternatives)
+            for alternatives in wanted
+        ]
+        reason = f"the SUT did not send {', and '.join(described)} within {timeout:.0f} s"
         for action, where in options:
-            near = [item for item in self.received if item.call.action == action and not item.consumed]
+            near = [item for item in self.received[self._cursor :] if item.call.action == action and not item.consumed]
             if near and where:
                 detail = describe_mismatches(mismatches(near[-1].call.payload, where))
                 reason += f"; the last {action} received did not match: {detail}; frame: {near[-1].raw}"
+        early = [
+            item
+            for item in self.received[: self._cursor]
+            if not item.consumed
+            and any(item.call.action == action and not mismatches(item.call.payload, where) for action, where in options)
+        ]
+        if early:
+            reason += f"; a matching {early[0].call.action} came earlier, before the previous step's message: {early[0].raw}"
         closed = [r for r in self.trace.records if r.get("event") == "connection closed"]
         if closed:
             reason += f"; the connection closed at {closed[-1]['timestamp']}"
@@ -506,3 +560,9 @@ class Case:
         self._raise_pending()
 
 
+def _describe_where(where: dict[str, Any]) -> str:
+    """``{"connectorStatus": "Occupied"}`` as "connectorStatus 'Occupied'", in the table's words."""
+    return ", ".join(
+        f"{path} {expectation.describe() if isinstance(expectation, Expectation) else repr(expectation)}"
+        for path, expectation in where.items()
+    )

@@ -31,15 +31,19 @@ def connector_status(evse_id: int, connector_id: int, status: str) -> list[tuple
     ]
 
 
+def every_connector(case: Case, status: str) -> list[list[tuple[str, dict[str, object]]]]:
+    """For each configured connector, the ways it may report ``status``."""
+    return [
+        connector_status(evse_id, connector_id, status)
+        for evse_id, connectors in sorted(case.config.connectors.items())
+        for connector_id in connectors
+    ]
+
+
 async def all_connectors_report(case: Case, status: str, requirement: str = "") -> list[Call]:
-    """Wait until every configured connector has reported ``status`` (Part 6: "for all connectors")."""
-    reports = []
-    for evse_id, connectors in sorted(case.config.connectors.items()):
-        for connector_id in connectors:
-            reports.append(
-                await case.expect_any(connector_status(evse_id, connector_id, status), requirement=requirement)
-            )
-    return reports
+    """Wait until every configured connector has reported ``status`` (Part 6: "for all connectors"), in
+    whatever order the connectors come."""
+    return await case.expect_in_any_order(every_connector(case, status), requirement=requirement)
 
 
 async def booted(case: Case, *, power_cycle: bool = True) -> Call:

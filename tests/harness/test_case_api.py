@@ -55,13 +55,37 @@ async def test_expect_returns_the_call_and_answers_it(fake_csms: FakeCsms, case:
     assert answer[0] == 3 and answer[1] == "1" and answer[2]["status"] == "Accepted"
 
 
-async def test_messages_in_any_order_are_all_found(fake_csms: FakeCsms, case: Case) -> None:
+async def test_expects_are_ordered_a_message_sent_too_early_fails(fake_csms: FakeCsms, case: Case) -> None:
+    """Part 6 steps are ordered: a station that sends step 2's message before step 1's FAILs at step 2."""
     async with await station(fake_csms) as ws:
         await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
         await ws.recv()
         await ws.send(json.dumps([2, "2", "BootNotification", BOOT]))
         await case.expect("BootNotification")
-        await case.expect("Heartbeat")
+        with pytest.raises(SutTimeout) as failure:
+            await case.expect("Heartbeat")
+    assert "came earlier" in failure.value.reason
+
+
+async def test_an_any_order_group_takes_its_messages_in_any_order(fake_csms: FakeCsms, case: Case) -> None:
+    """Part 6 §2.1: after plug-in the connector status and queued TransactionEvents may come in any order."""
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
+        await ws.recv()
+        await ws.send(json.dumps([2, "2", "BootNotification", BOOT]))
+        boot, heartbeat = await case.expect_in_any_order([[("BootNotification", {})], [("Heartbeat", {})]])
+    assert (boot.action, heartbeat.action) == ("BootNotification", "Heartbeat")
+
+
+async def test_expect_newer_than_skips_messages_of_an_older_connection(fake_csms: FakeCsms, case: Case) -> None:
+    """After a reboot the boot that counts is the one on the new connection, not a leftover retry."""
+    async with await station(fake_csms) as old:
+        await old.send(json.dumps([2, "1", "BootNotification", BOOT]))
+        await old.recv()
+    async with await station(fake_csms) as new:
+        await new.send(json.dumps([2, "2", "BootNotification", {**BOOT, "reason": "RemoteReset"}]))
+        boot = await case.expect("BootNotification", newer_than=1)
+    assert boot.payload["reason"] == "RemoteReset"
 
 
 async def test_silent_sut_gives_a_timeout_fail_naming_the_step(fake_csms: FakeCsms, case: Case) -> None:
