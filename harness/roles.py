@@ -13,7 +13,7 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -73,6 +73,20 @@ class Link:
         self.memory: dict[str, Any] = {}
         """What reusable and memory states remember across cases (the SUT's state outlives a case)."""
         self._changed = asyncio.Condition()
+        self._follow_ups: set[asyncio.Task[None]] = set()
+
+    def spawn(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run a follow-up as the link's task: it may outlive its connection (a Reset reconnects), not the link."""
+        task = asyncio.ensure_future(follow_up())
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def cancel_follow_ups(self) -> None:
+        """Stop every follow-up still running, and wait until each has stopped: none outlives the link."""
+        tasks = list(self._follow_ups)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def attach(self, listener: Listener | None) -> None:
         """Route frames to ``listener`` (a case), or back to the idle listener with None."""
@@ -95,7 +109,7 @@ class Link:
 
     async def _run(self, websocket: Any) -> None:
         self.connections_made += 1
-        connection = Connection(websocket, self.connections_made, self.schemas, _Forward(self))
+        connection = Connection(websocket, self.connections_made, self.schemas, _Forward(self), self.spawn)
         self.connection = connection
         await self._notify()
         try:
@@ -189,6 +203,7 @@ class FakeCsms(Link):
         )
 
     async def stop(self) -> None:
+        await self.cancel_follow_ups()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -313,6 +328,7 @@ class FakeStation(Link):
         return await self.wait_for_connection(timeout, newer_than=before)
 
     async def stop(self) -> None:
+        await self.cancel_follow_ups()
         if self.connection is not None and not self.connection.closed.is_set():
             await self.connection.close()
         for task in list(self._tasks):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from websockets.asyncio.connection import Connection as WebSocket
 from websockets.exceptions import ConnectionClosed
@@ -29,9 +29,22 @@ class ErrorReply:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-Reply = dict[str, Any] | ErrorReply
+@dataclass(frozen=True)
+class FollowUp:
+    """Answer a CALL with ``reply``, then do ``then`` once the answer went out: what a station accepts it must
+    do (a NotifyReport after GetBaseReport, a reboot after Reset), and never before it has said so (F06.FR.04)."""
+
+    reply: dict[str, Any] | ErrorReply
+    then: Callable[[], Awaitable[None]]
+
+
+Reply = dict[str, Any] | ErrorReply | FollowUp
 Responder = Reply | Callable[[Call], Reply]
-"""How the harness answers one action: a payload, an ErrorReply, or a function of the CALL."""
+"""How the harness answers one action: a payload, an ErrorReply, a FollowUp, or a function of the CALL."""
+
+Spawn = Callable[[Callable[[], Awaitable[None]]], None]
+"""Starts a follow-up as a task owned by someone who outlives the connection (the link), so a follow-up that
+reconnects is not cancelled with the connection it came from, and none is left running after the link stops."""
 
 
 def answer(responders: dict[str, Responder], call: Call) -> Reply:
@@ -57,7 +70,9 @@ class Listener(Protocol):
 class Connection:
     """An OCPP-J connection. ``number`` counts the connections of one link from 1."""
 
-    def __init__(self, websocket: WebSocket, number: int, schemas: SchemaSet, listener: Listener) -> None:
+    def __init__(
+        self, websocket: WebSocket, number: int, schemas: SchemaSet, listener: Listener, spawn: Spawn | None = None
+    ) -> None:
         self.websocket = websocket
         self.number = number
         self.listener = listener
@@ -66,6 +81,8 @@ class Connection:
         self.close_code: int | None = None
         self._answer: asyncio.Future[Inbound] | None = None
         self._send_lock = asyncio.Lock()
+        self._call_lock = asyncio.Lock()
+        self._spawn = spawn
 
     async def serve(self) -> None:
         """Read until the connection closes. Returns normally when it does, whoever closed it."""
@@ -85,18 +102,25 @@ class Connection:
     async def call(
         self, action: str, payload: dict[str, Any], timeout: float, *, invalid_on_purpose: bool = False
     ) -> Inbound:
-        """Send a CALL and wait for its CALLRESULT or CALLERROR (TimeoutError after ``timeout`` seconds)."""
-        outbound = self.endpoint.send_call(action, payload, invalid_on_purpose=invalid_on_purpose)
-        self._answer = asyncio.get_running_loop().create_future()
-        await self._send(outbound)
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._answer
-        except TimeoutError:
-            self.endpoint.forget_outstanding_call()
-            raise
-        finally:
-            self._answer = None
+        """Send a CALL and wait for its CALLRESULT or CALLERROR (TimeoutError after ``timeout`` seconds).
+
+        Part 4 §4.1.1 allows one outstanding CALL: a second caller (a case's step while a follow-up of the fake
+        station waits for its answer) queues here. The wait is bounded, since the CALL ahead ends within its own
+        timeout; ``timeout`` counts from the moment this CALL is sent."""
+        async with self._call_lock:
+            if self.closed.is_set():
+                raise ConnectionClosedDuringCall(self.close_code)
+            outbound = self.endpoint.send_call(action, payload, invalid_on_purpose=invalid_on_purpose)
+            self._answer = asyncio.get_running_loop().create_future()
+            await self._send(outbound)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self._answer
+            except TimeoutError:
+                self.endpoint.forget_outstanding_call()
+                raise
+            finally:
+                self._answer = None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.websocket.close(code, reason)
@@ -113,8 +137,11 @@ class Connection:
             self._answer.set_result(inbound)
 
     async def _answer_call(self, call: Call) -> None:
+        follow_up: Callable[[], Awaitable[None]] | None = None
         try:
             reply = self.listener.reply_to(self, call)
+            if isinstance(reply, FollowUp):
+                follow_up, reply = reply.then, reply.reply
             if isinstance(reply, ErrorReply):
                 outbound = self.endpoint.send_error(call, reply.code, reply.description, reply.details)
             else:
@@ -123,7 +150,25 @@ class Connection:
             self.listener.on_harness_error(self, error)
             self.endpoint.unanswered_calls.pop(call.message_id, None)
             outbound = Outbound(*_internal_error(call))
+            follow_up = None
         await self._send(outbound)
+        if follow_up is not None:
+            self._start(follow_up)
+
+    def _start(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        if self._spawn is None:
+            self.listener.on_harness_error(self, RuntimeError("a follow-up was given but nobody owns its task"))
+            return
+        self._spawn(lambda: self._run_follow_up(follow_up))
+
+    async def _run_follow_up(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """A follow-up's own bug is the harness's fault; what the SUT does to it is the follow-up's business."""
+        try:
+            await follow_up()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.listener.on_harness_error(self, error)
 
     async def _send(self, outbound: Outbound) -> None:
         self.listener.on_frame(self, outbound, inbound=False)
