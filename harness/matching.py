@@ -77,6 +77,10 @@ class Expectation(abc.ABC):
         """The words after "<path> must": ``be ≥ 300``, ``have an element with …``."""
         return f"be {self.describe()}"
 
+    def condition(self) -> str:
+        """The words after "<path>" inside an element's description: ``≥ 300``, ``having an element with …``."""
+        return self.describe()
+
     @abc.abstractmethod
     def as_data(self) -> dict[str, Any]:
         """The expectation as JSON data ``{"op": ..., ...}``: the self-test reads it to make a frame that
@@ -121,6 +125,9 @@ class _OneOf(Expectation):
             return f"be {self.describe()}"
         return " or ".join(predicates)
 
+    def condition(self) -> str:
+        return " or ".join(_as_expectation(o).condition() for o in self.options)
+
     def as_data(self) -> dict[str, Any]:
         return {"op": "one_of", "options": [_as_expectation(o).as_data() for o in self.options]}
 
@@ -138,6 +145,9 @@ class _Not(Expectation):
     def predicate(self) -> str:
         inner = _as_expectation(self.excluded).predicate()
         return f"be present and not {inner.removeprefix('be ')}"
+
+    def condition(self) -> str:
+        return f"present and not {_as_expectation(self.excluded).condition()}"
 
     def as_data(self) -> dict[str, Any]:
         return {"op": "not", "excluded": _as_expectation(self.excluded).as_data()}
@@ -356,25 +366,20 @@ class _Items(Expectation):
         return all(matches) if self.every else any(matches)
 
     def describe(self) -> str:
-        clauses = " and ".join(_clause(path, _as_expectation(test)) for path, test in self.where)
+        clauses = " and ".join(f"{path} {_as_expectation(test).condition()}" for path, test in self.where)
         return f"{'only elements' if self.every else 'an element'} with {clauses}"
 
     def predicate(self) -> str:
         return f"have {self.describe()}"
+
+    def condition(self) -> str:
+        return f"having {self.describe()}"
 
     def as_data(self) -> dict[str, Any]:
         return {
             "op": "every_item" if self.every else "any_item",
             "where": {path: _as_expectation(test).as_data() for path, test in self.where},
         }
-
-
-def _clause(path: str, test: Expectation) -> str:
-    """One condition on an element: ``component.name 'Connector'``, ``variableAttribute having …``."""
-    predicate = test.predicate()
-    if predicate.startswith("be "):
-        return f"{path} {predicate.removeprefix('be ')}"
-    return f"{path} {predicate.replace('have ', 'having ', 1)}"
 
 
 def any_item(where: dict[str, Any]) -> Expectation:

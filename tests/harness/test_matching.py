@@ -389,3 +389,12 @@ def test_reasons_read_like_the_table(payload: dict[str, object], expected: dict[
 def test_long_values_are_cut_in_reasons() -> None:
     [mismatch] = mismatches({"data": ["x" * 50] * 20}, {"data": any_item({"a": 1})})
     assert len(str(mismatch)) < 300 and str(mismatch).endswith("…")
+
+
+def test_conditions_inside_an_element_read_as_one_phrase() -> None:
+    expected = {"eventData": any_item({"eventId": one_of(ABSENT, any_item({"a": 1})), "seqNo": not_(at_most(0))})}
+    [mismatch] = mismatches(NOTIFY_EVENT, expected)
+    assert str(mismatch).startswith(
+        "eventData must have an element with eventId absent or having an element with a 1"
+        " and seqNo present and not ≤ 0, is ["
+    )
