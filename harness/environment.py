@@ -20,7 +20,8 @@ from harness.actions import ActionDriver, HookDriver, PromptDriver, ReferenceDri
 from harness.case import Case, CaseInfo, StepObserver
 from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
-from harness.responders import csms_defaults, fake_station_device_model, station_defaults
+from harness.fake_station import SimulatedStation
+from harness.responders import csms_defaults, station_defaults
 from harness.verdicts import HarnessError
 
 
@@ -30,7 +31,7 @@ class Environment:
     link: Link
     actions: ActionDriver
     reference: Any = None
-    device_model: dict[tuple[str, str], str] | None = None
+    station: SimulatedStation | None = None
 
     @classmethod
     async def start(cls, config: SutConfig) -> Environment:
@@ -50,8 +51,8 @@ class Environment:
     def responders(self) -> dict[str, Any]:
         if self.config.role == "cs":
             return csms_defaults(self.config)
-        assert self.device_model is not None
-        return station_defaults(self.config, self.device_model)
+        assert self.station is not None
+        return station_defaults(self.config, self.station)
 
     def new_case(self, info: CaseInfo, observer: StepObserver | None = None) -> Case:
         """A case attached to the link: from now on the SUT's frames go to it."""
@@ -183,7 +184,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
                 basic_auth_password=config.basic_auth_password,
                 evses={evse: list(connectors) for evse, connectors in config.connectors.items()},
             )
-            reference = ReferenceStation(settings, faults=config.faults)
+            reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations)
             await reference.start()
             await _reference_booted(idle, config)
         return Environment(config, link, _action_driver(config, reference), reference)
@@ -220,17 +221,18 @@ async def _start_as_station(config: SutConfig) -> Environment:
                 config.invalid_id_token.id_token: "Invalid",
             },
         )
-        reference = ReferenceCsms(settings, faults=config.faults)
+        reference = ReferenceCsms(settings, faults=config.faults, mutations=config.mutations)
         await reference.start()
         csms_url = reference.url
     if not csms_url:
         raise HarnessError("no CSMS URL configured ([csms] url in the SUT file)")
-    device_model = fake_station_device_model(config)
+    station = SimulatedStation(config)
     identity = StationIdentity(csms_url, config.identity, config.basic_auth_password, ssl_context)
-    link = FakeStation(identity, Answering(station_defaults(config, device_model)))
-    link.memory["device_model"] = device_model
+    link = FakeStation(identity, Answering(station_defaults(config, station)))
+    station.attach(link)
+    link.memory["station"] = station
     try:
-        return Environment(config, link, _action_driver(config, reference), reference, device_model)
+        return Environment(config, link, _action_driver(config, reference), reference, station)
     except BaseException:
         if reference is not None:
             await reference.stop()

@@ -2,17 +2,21 @@
 
 As CSMS, the harness answers every Charging-Station-initiated message with the plainest valid response
 (Part 6 "The OCTT responds accordingly"). As Charging Station, it answers the CSMS's requests from a small
-device model the SUT configuration describes. A case overrides any of these with ``case.respond``.
+device model the SUT configuration describes, and does what it accepted (harness.fake_station). A case
+overrides any of these with ``case.respond``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from harness.config import SutConfig
 from harness.core.frames import Call, RpcErrorCode
-from harness.session import ErrorReply, Responder
+from harness.session import ErrorReply, Reply, Responder
+
+if TYPE_CHECKING:
+    from harness.fake_station import SimulatedStation
 
 def now() -> str:
     """The current UTC time as an OCPP dateTime."""
@@ -68,35 +72,53 @@ _EMPTY_RESPONSES_FROM_CSMS = (
 )
 
 
-def station_defaults(config: SutConfig, device_model: dict[tuple[str, str], str]) -> dict[str, Responder]:
-    """Answers of the fake Charging Station to a CSMS under test."""
+def station_defaults(config: SutConfig, station: SimulatedStation) -> dict[str, Responder]:
+    """Answers of the fake Charging Station to a CSMS under test: from its state, with the follow-up it then
+    does (see harness.fake_station); GetVariables and SetVariables read and write its device model."""
 
     def get_variables(call: Call) -> dict[str, Any]:
-        return {"getVariableResult": [_get_one(item, device_model) for item in call.payload["getVariableData"]]}
+        return {"getVariableResult": [_get_one(item, station.device_model) for item in call.payload["getVariableData"]]}
 
     def set_variables(call: Call) -> dict[str, Any]:
-        results = []
-        for item in call.payload["setVariableData"]:
-            key = (item["component"]["name"], item["variable"]["name"])
-            status = "Accepted" if key in device_model else "UnknownVariable"
-            if status == "Accepted":
-                device_model[key] = item["attributeValue"]
-            results.append({"attributeStatus": status, "component": item["component"], "variable": item["variable"]})
-        return {"setVariableResult": results}
+        return {"setVariableResult": [_set_one(item, station) for item in call.payload["setVariableData"]]}
+
+    def from_station(behaviour: Callable[[dict[str, Any]], Reply]) -> Callable[[Call], Reply]:
+        return lambda call: behaviour(call.payload)
 
     return {
         "GetVariables": get_variables,
         "SetVariables": set_variables,
-        "TriggerMessage": {"status": "Accepted"},
-        "Reset": {"status": "Accepted"},
-        "ChangeAvailability": {"status": "Accepted"},
-        "RequestStartTransaction": {"status": "Accepted"},
-        "RequestStopTransaction": {"status": "Accepted"},
+        "GetBaseReport": from_station(station.get_base_report),
+        "TriggerMessage": from_station(station.trigger_message),
+        "Reset": from_station(station.reset),
+        "ChangeAvailability": from_station(station.change_availability),
+        "RequestStartTransaction": from_station(station.request_start_transaction),
+        "RequestStopTransaction": from_station(station.request_stop_transaction),
         "UnlockConnector": {"status": "Unlocked"},
         "ClearCache": {"status": "Accepted"},
-        "GetBaseReport": {"status": "Accepted"},
         "DataTransfer": {"status": "UnknownVendorId"},
         "SetNetworkProfile": ErrorReply(RpcErrorCode.NotSupported, "not supported by the fake station"),
+    }
+
+
+def _set_one(item: dict[str, Any], station: SimulatedStation) -> dict[str, Any]:
+    """B05: UnknownComponent / UnknownVariable (FR.04/05), Rejected for a ReadOnly one (FR.09), else set and
+    Accepted (FR.10); the attributeType echoed, Actual when the request had none (FR.03, FR.12)."""
+    component, name = item["component"]["name"], item["variable"]["name"]
+    variable = station.variables.get((component, name))
+    if variable is None:
+        known = any(c == component for c, _ in station.variables)
+        status = "UnknownVariable" if known else "UnknownComponent"
+    elif variable.mutability == "ReadOnly":
+        status = "Rejected"
+    else:
+        status = "Accepted"
+        station.device_model[(component, name)] = item["attributeValue"]
+    return {
+        "attributeType": item.get("attributeType", "Actual"),
+        "attributeStatus": status,
+        "component": item["component"],
+        "variable": item["variable"],
     }
 
 
@@ -113,16 +135,3 @@ def _get_one(item: dict[str, Any], device_model: dict[tuple[str, str], str]) -> 
     else:
         result["attributeStatus"] = "UnknownComponent"
     return result
-
-
-def fake_station_device_model(config: SutConfig) -> dict[tuple[str, str], str]:
-    """The variables the fake Charging Station reports (Part 1 minimum device model, as far as cases read it)."""
-    return {
-        ("OCPPCommCtrlr", "OfflineThreshold"): "300",
-        ("OCPPCommCtrlr", "HeartbeatInterval"): str(config.heartbeat_interval),
-        ("OCPPCommCtrlr", "RetryBackOffWaitMinimum"): "10",
-        ("AuthCtrlr", "AuthorizeRemoteStart"): "false",
-        ("TxCtrlr", "TxStartPoint"): "EVConnected,Authorized",
-        ("TxCtrlr", "TxStopPoint"): "EVConnected",
-        ("ClockCtrlr", "DateTime"): now(),
-    }

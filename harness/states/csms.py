@@ -1,60 +1,54 @@
 """Part 6 §3.18 Reusable States for a CSMS under test: the harness plays the Charging Station.
 
-The states send what the table says the OCTT sends and check the CSMS's answers. Transaction
-bookkeeping (transactionId, seqNo) lives in :class:`SimulatedTransaction` so that cases compose states
-without repeating it.
+The states send what the table says the OCTT sends and check the CSMS's answers. The station's own state
+(its registration per connection, its connectors, its device model) lives in the link's
+:class:`~harness.fake_station.SimulatedStation`, which also does on its own what it accepted (a reboot after
+a Reset); transaction bookkeeping (transactionId, seqNo) lives in :class:`SimulatedTransaction`.
 """
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness.case import Case
 from harness.core.frames import CallResult
+from harness.fake_station import SimulatedStation, SimulatedTransaction
 from harness.responders import now
-from harness.roles import ConnectRefused, FakeStation
-from harness.verdicts import SutFailure, SutTimeout
+from harness.roles import ConnectRefused, FakeStation, Link
+from harness.verdicts import HarnessError, SutFailure, SutTimeout
+
+__all__ = [
+    "SimulatedTransaction",
+    "all_connectors_available",
+    "authorize",
+    "boot_request",
+    "booted",
+    "connected",
+    "device_value",
+    "ensure_booted",
+    "notify_connector",
+    "send_boot",
+    "station_of",
+]
 
 
-@dataclass
-class SimulatedTransaction:
-    """One transaction of the simulated station: its id and the next seqNo (from 0, Part 2 E01)."""
-
-    evse_id: int
-    connector_id: int
-    transaction_id: str = field(default_factory=lambda: uuid.uuid4().hex[:20])
-    _seq_no: itertools.count = field(default_factory=itertools.count)
-    started: bool = False
-
-    def event(self, trigger_reason: str, charging_state: str, **extra: Any) -> dict[str, Any]:
-        """A TransactionEventRequest payload: Started for the first event, Updated after."""
-        payload: dict[str, Any] = {
-            "eventType": "Updated" if self.started else "Started",
-            "timestamp": now(),
-            "triggerReason": trigger_reason,
-            "seqNo": next(self._seq_no),
-            "transactionInfo": {"transactionId": self.transaction_id, "chargingState": charging_state},
-        }
-        if not self.started:
-            payload["evse"] = {"id": self.evse_id, "connectorId": self.connector_id}
-        self.started = True
-        payload.update(extra)
-        return payload
+def station_of(link: Link) -> SimulatedStation:
+    """The simulated station of a fake-station link (harness.environment puts it in the link's memory)."""
+    station = link.memory.get("station")
+    if not isinstance(station, SimulatedStation):
+        raise HarnessError("the link has no simulated Charging Station (is the SUT a CSMS?)")
+    return station
 
 
 def boot_request(case: Case, reason: str = "PowerUp") -> dict[str, Any]:
-    return {
-        "reason": reason,
-        "chargingStation": {"model": case.config.model, "vendorName": case.config.vendor_name},
-    }
+    return station_of(case.link).boot_request(reason)
 
 
 async def connected(case: Case) -> None:
-    """The simulated station has an open connection to the CSMS (it connects if it has none)."""
+    """The simulated station has an open connection to the CSMS (it connects if it has none). A reboot the
+    station is doing on its own (after a Reset) finishes first: it opens the connection itself."""
     link = case.link
+    await _settled(case)
     if link.connection is not None and not link.connection.closed.is_set():
         return
     assert isinstance(link, FakeStation)
@@ -87,11 +81,13 @@ async def booted(case: Case) -> CallResult:
 
 
 async def send_boot(case: Case, expected_status: str, requirement: str = "") -> CallResult:
-    """Send a BootNotificationRequest (PowerUp) and check the status; remember an accepted boot."""
+    """Send a BootNotificationRequest (PowerUp) and check the status; the station remembers the status the CSMS
+    gave on this connection, whichever it was."""
+    connection = await case.connection()
     answer = await case.call("BootNotification", boot_request(case), requirement=requirement)
+    if isinstance(answer.payload.get("status"), str):
+        station_of(case.link).note_boot(connection.number, answer.payload["status"])
     case.verify(answer, {"status": expected_status}, requirement=requirement)
-    if expected_status == "Accepted" and case.link.connection is not None:
-        case.link.memory["booted_connection"] = case.link.connection.number
     return answer
 
 
@@ -107,17 +103,27 @@ async def ensure_booted(case: Case) -> None:
     await connected(case)
     connection = case.link.connection
     assert connection is not None
-    if case.link.memory.get("booted_connection") != connection.number:
+    if not station_of(case.link).accepted_on(connection.number):
         with case.step("Before", "Execute Reusable State Booted (general precondition)"):
             await booted(case)
 
 
 def device_value(case: Case, component: str, variable: str) -> str:
     """The value the simulated station's device model holds (and reports) for a variable."""
-    model: dict[tuple[str, str], str] = case.link.memory["device_model"]
-    return model[(component, variable)]
+    return station_of(case.link).device_model[(component, variable)]
 
 
 async def authorize(case: Case, id_token: dict[str, str]) -> CallResult:
     answer = await case.call("Authorize", {"idToken": id_token})
     return answer
+
+
+async def _settled(case: Case) -> None:
+    """A reboot takes at most a reconnect, the BootNotification retries within the message timeout, and their
+    answers: past that bound the station's own follow-up is stuck, which is the harness's fault."""
+    timeouts = case.config.timeouts
+    bound = timeouts.message + 3 * timeouts.response
+    try:
+        await station_of(case.link).settled(bound)
+    except TimeoutError:
+        raise HarnessError(f"the simulated station's reboot did not finish within {bound:.0f} s") from None
