@@ -25,6 +25,8 @@ from harness.core.frames import Call
 from harness.core.rpc import Inbound, Outbound
 from harness.core.schemas import SchemaSet, ocpp201
 from harness.session import Connection, Listener, Reply, answer
+from harness.sut_model import SutModel
+from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace, frame_record, utc_now
 
 SUBPROTOCOL = Subprotocol("ocpp2.0.1")
 MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -64,6 +66,9 @@ class Answering:
 class Link:
     """What both roles share: connections numbered from 1, one attached listener, waiting for a connection."""
 
+    INBOUND = CS_TO_CSMS
+    """The direction of the SUT's frames."""
+
     def __init__(self, schemas: SchemaSet, idle: Listener) -> None:
         self.schemas = schemas
         self.idle = idle
@@ -72,6 +77,10 @@ class Link:
         self.connections_made = 0
         self.memory: dict[str, Any] = {}
         """What reusable and memory states remember across cases (the SUT's state outlives a case)."""
+        self.model = SutModel()
+        """The station side's state, fed with every frame of every connection (see harness.sut_model)."""
+        self.session = Trace("session")
+        """Frames and events while no case is attached (before the first case, restores, between cases)."""
         self._changed = asyncio.Condition()
         self._follow_ups: set[asyncio.Task[None]] = set()
 
@@ -107,10 +116,21 @@ class Link:
             return None
         return connection
 
+    @property
+    def outbound(self) -> str:
+        return CSMS_TO_CS if self.INBOUND == CS_TO_CSMS else CS_TO_CSMS
+
+    def observe(self, record: dict[str, Any]) -> None:
+        """Every frame and connection event: into the model, and into the session trace between cases."""
+        self.model.observe(record)
+        if self.listener is self.idle:
+            self.session.records.append(record)
+
     async def _run(self, websocket: Any) -> None:
         self.connections_made += 1
         connection = Connection(websocket, self.connections_made, self.schemas, _Forward(self), self.spawn)
         self.connection = connection
+        self.observe({"timestamp": utc_now(), "event": "connection opened", "connection": connection.number})
         await self._notify()
         try:
             await connection.serve()
@@ -129,12 +149,16 @@ class _Forward:
         self.link = link
 
     def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None:
+        direction = self.link.INBOUND if inbound else self.link.outbound
+        self.link.observe(frame_record(item, direction, connection.number, "", self.link.session.identity))
         self.link.listener.on_frame(connection, item, inbound)
 
     def reply_to(self, connection: Connection, call: Call) -> Reply:
         return self.link.listener.reply_to(connection, call)
 
     def on_closed(self, connection: Connection) -> None:
+        record = {"timestamp": utc_now(), "event": "connection closed", "connection": connection.number}
+        self.link.observe({**record, "code": connection.close_code})
         self.link.listener.on_closed(connection)
 
     def on_harness_error(self, connection: Connection, error: Exception) -> None:
@@ -291,6 +315,8 @@ class ConnectRefused(ConnectionError):
 
 class FakeStation(Link):
     """The harness as Charging Station: a WebSocket client of the CSMS under test."""
+
+    INBOUND = CSMS_TO_CS
 
     def __init__(self, station: StationIdentity, idle: Listener, schemas: SchemaSet | None = None) -> None:
         super().__init__(schemas or ocpp201(), idle)

@@ -39,30 +39,14 @@ class Trace:
     def frame(
         self, item: Inbound | Outbound, direction: str, connection: int, step: str
     ) -> dict[str, Any]:
-        frame = item.frame
-        record: dict[str, Any] = {
-            "timestamp": utc_now(),
-            "ocppVersion": self.ocpp_version,
-            "chargePointId": self.identity,
-            "connection": connection,
-            "direction": direction,
-            "messageType": _message_type(frame),
-            "messageId": frame.message_id if frame else None,
-            "action": item.action,
-            "payload": _payload(frame),
-            "raw": item.text if isinstance(item, Outbound) else item.raw,
-            "step": step,
-        }
-        problems = getattr(item, "problems", ())
-        if problems:
-            record["problems"] = list(problems)
-        if item.violations:
-            record["violations"] = [str(v) for v in item.violations]
+        record = frame_record(item, direction, connection, step, self.identity, self.ocpp_version)
         self.records.append(record)
         return record
 
-    def event(self, name: str, **details: Any) -> None:
-        self.records.append({"timestamp": utc_now(), "event": name, **details})
+    def event(self, name: str, **details: Any) -> dict[str, Any]:
+        record = {"timestamp": utc_now(), "event": name, **details}
+        self.records.append(record)
+        return record
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -72,6 +56,32 @@ class Trace:
 
     def to_jsonl(self) -> str:
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
+
+
+def frame_record(
+    item: Inbound | Outbound, direction: str, connection: int, step: str, identity: str, ocpp_version: str = "2.0.1"
+) -> dict[str, Any]:
+    """One frame as a trace record (the fields of the module docstring)."""
+    frame = item.frame
+    record: dict[str, Any] = {
+        "timestamp": utc_now(),
+        "ocppVersion": ocpp_version,
+        "chargePointId": identity,
+        "connection": connection,
+        "direction": direction,
+        "messageType": _message_type(frame),
+        "messageId": frame.message_id if frame else None,
+        "action": item.action,
+        "payload": _payload(frame),
+        "raw": item.text if isinstance(item, Outbound) else item.raw,
+        "step": step,
+    }
+    problems = getattr(item, "problems", ())
+    if problems:
+        record["problems"] = list(problems)
+    if item.violations:
+        record["violations"] = [str(v) for v in item.violations]
+    return record
 
 
 def _message_type(frame: Call | CallResult | CallError | None) -> str | None:
