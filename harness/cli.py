@@ -10,20 +10,21 @@ Commands::
     ocpp-conformance run --role cs|csms [--sut reference|FILE] [--profile P ...] [--pics FILE]
                          [--cases ID,...] [--report-dir DIR] [--fault NAME ...] [--waivers FILE] [--html]
     ocpp-conformance report [RUN_DIR] [--waivers FILE]
-    ocpp-conformance selftest [--role cs|csms] [--json]
+    ocpp-conformance selftest [--role cs|csms] [--cases ID,...] [--json]
 
 ``run`` accepts ``--profile`` several times (a certification run is Core plus each claimed profile); a case
 selected by several profiles runs once. It writes ``run.json`` (what runs, against what) before pytest starts,
 then ``summary.json`` and ``summary.md``; ``--html`` also renders the Allure report. ``report`` re-reads a
 finished run (default ``reports/latest-cs``, else ``reports/latest-csms``), re-applies waivers (``--waivers``,
 else the file the run used), rewrites both summaries and renders the Allure report. ``selftest`` runs every
-implemented case against the correct reference SUT (each must PASS) and against every fault of it (each case
-must FAIL under at least one).
+implemented case against the correct reference SUT (each must PASS), then mutants of the reference's frames
+and its named faults, and proves each Part 6 validation of each case by a FAIL at exactly that validation
+(:mod:`harness.selftest`).
 
 Exit codes (computed in :func:`harness.results.exit_code`; a waived FAIL counts as passed):
 
-- 0 — every selected case PASSed or is a waived FAIL (selftest: every case passes the reference and is
-  killed by a fault);
+- 0 — every selected case PASSed or is a waived FAIL (selftest: every case passes the reference and
+  every validation of it is proven);
 - 1 — SUT failures: a FAIL that is not waived, an INCONCLUSIVE, or a stale waiver (its case PASSed), and no
   ERROR (selftest: a check above failed);
 - 2 — usage or configuration error: bad option, unknown profile or case, unreadable PICS, SUT or waivers file
@@ -45,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ from typing import Any
 
 import harness
 from harness import config as sut_config
+from harness import selftest
 from harness.catalog import Catalog, CaseEntry, CatalogError, load_catalog
 from harness.pics import PROFILE_KEYS, ROLES, Pics, PicsError
 from harness.report import summary as run_summary
@@ -66,7 +67,6 @@ TESTCASE_DIRS = {"cs": "testcases/cs", "csms": "testcases/csms"}
 REFERENCE_MODULES = {"cs": "harness.reference.station", "csms": "harness.reference.csms"}
 PYTEST_NO_TESTS = 5
 PYTEST_USAGE_ERROR = 4
-SELFTEST_PARALLELISM = 2
 
 
 class UsageFailure(Exception):
@@ -442,7 +442,9 @@ def _point_latest(report_dir: Path, role: str) -> None:
         shutil.copytree(report_dir, latest)
 
 
-def pytest_command(role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path) -> list[str]:
+def pytest_command(
+    role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path, extra: Sequence[str] = ()
+) -> list[str]:
     """The pytest invocation for exactly these test functions (node ids, so pyproject's testpaths is moot)."""
     command = [sys.executable, "-m", "pytest", *(f.node_id for f in functions)]
     command += ["-p", "no:cacheprovider", "-o", "asyncio_mode=auto"]
@@ -451,13 +453,17 @@ def pytest_command(role: str, sut: str, faults: Sequence[str], functions: Sequen
     command += ["--alluredir", str(report_dir / "allure-results"), "--junitxml", str(report_dir / "junit.xml")]
     for fault in faults:
         command += ["--ocpp-fault", fault]
-    return command
+    return command + list(extra)
 
 
-def _execute(role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path, log: Path | None) -> RunOutcome:
-    """Run pytest (output to the terminal, or to `log`) and read back the verdicts of `functions`."""
+def _execute(
+    role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path, log: Path | None,
+    extra: Sequence[str] = (),
+) -> RunOutcome:
+    """Run pytest (output to the terminal, or to `log`) and read back the verdicts of `functions`; `extra`
+    pytest arguments (the self-test's ``--ocpp-mutations FILE``) go last."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    command = pytest_command(role, sut, faults, functions, report_dir)
+    command = pytest_command(role, sut, faults, functions, report_dir, extra)
     if log is None:
         returncode = subprocess.run(command, cwd=REPO).returncode
     else:
@@ -494,31 +500,30 @@ def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
 
 # --- selftest -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SelftestJob:
-    role: str
-    fault: str | None  # None: the correct reference
-
-
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """Every case must PASS the correct reference and FAIL under at least one of its faults."""
+    """Every case must PASS the correct reference and every validation of it must be shown to FAIL (see
+    :mod:`harness.selftest`); this wrapper picks the cases, supplies the pytest runner and prints."""
     functions = scan_testcases()
-    plans = _selftest_plans(args.role, functions)
-    jobs = [SelftestJob(role, fault) for role in plans for fault in [None, *reference_faults(role)]]
+    plans = _selftest_plans(args.role, functions, _case_ids(args.cases))
+    faults = {role: reference_faults(role) for role in plans}
     work = Path(tempfile.mkdtemp(prefix="ocpp-selftest-"))
-    with ThreadPoolExecutor(SELFTEST_PARALLELISM) as pool:
-        outcomes = dict(zip(jobs, pool.map(lambda job: _selftest_run(job, plans[job.role], work), jobs)))
-    cases = [_selftest_case(f, role, jobs, outcomes) for role, fs in plans.items() for f in fs]
-    harness_errors = [f"{_job_name(job)}: {e}" for job, o in outcomes.items() if job.fault is None for e in o.harness_errors]
-    ok = not harness_errors and all(c["reference"] == Verdict.PASS.value and c["killed_by"] for c in cases)
-    print(json.dumps({"ok": ok, "cases": cases}, indent=2) if args.json else _matrix_text(cases, jobs, harness_errors))
-    return _selftest_exit(ok, cases, harness_errors, work)
+    report = selftest.run({role: [f.case_id for f in fs] for role, fs in plans.items()}, faults, _selftest_runner(functions), work)
+    print(json.dumps(report.as_json(), indent=2) if args.json else selftest.text(report))
+    return _selftest_exit(report)
 
 
-def _selftest_plans(role: str | None, functions: Mapping[str, TestFunction]) -> dict[str, list[TestFunction]]:
-    """The implemented cases per role to check; a role without any is skipped, and nothing at all is an error."""
+def _case_ids(cases: str | None) -> set[str] | None:
+    return {c.strip() for c in cases.split(",") if c.strip()} if cases else None
+
+
+def _selftest_plans(role: str | None, functions: Mapping[str, TestFunction], cases: set[str] | None = None) -> dict[str, list[TestFunction]]:
+    """The implemented cases per role to check (only `cases` when given); a role without any is skipped, and
+    nothing at all is an error, as is a named case the harness does not implement."""
+    unknown = sorted(cases - functions.keys()) if cases else []
+    if unknown:
+        raise UsageFailure(f"not implemented, cannot self-test: {', '.join(unknown)}")
     roles = [role] if role else ROLES
-    plans = {r: [f for f in functions.values() if _role_of(f) == r] for r in roles}
+    plans = {r: [f for f in functions.values() if _role_of(f) == r and (cases is None or f.case_id in cases)] for r in roles}
     plans = {r: fs for r, fs in plans.items() if fs}
     if not plans:
         raise UsageFailure(f"no implemented case for {' or '.join(r.upper() for r in roles)}; nothing to self-test")
@@ -529,46 +534,24 @@ def _role_of(function: TestFunction) -> str:
     return next(role for role, folder in TESTCASE_DIRS.items() if function.path.startswith(folder + "/"))
 
 
-def _selftest_run(job: SelftestJob, functions: Sequence[TestFunction], work: Path) -> RunOutcome:
-    report_dir = work / _job_name(job)
-    report_dir.mkdir(parents=True)
-    faults = [job.fault] if job.fault else []
-    return _execute(job.role, "reference", faults, functions, report_dir, log=report_dir / "pytest.log")
+def _selftest_runner(functions: Mapping[str, TestFunction]) -> selftest.Runner:
+    """One pytest process on the reference SUT of the role, its output kept in the run's folder."""
+
+    def run(role: str, faults: Sequence[str], cases: Sequence[str], report_dir: Path, extra: Sequence[str]) -> RunOutcome:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        chosen = [functions[case] for case in cases]
+        return _execute(role, "reference", faults, chosen, report_dir, log=report_dir / "pytest.log", extra=extra)
+
+    return run
 
 
-def _job_name(job: SelftestJob) -> str:
-    return f"{job.role}-{job.fault or 'reference'}"
-
-
-def _selftest_case(function: TestFunction, role: str, jobs: Sequence[SelftestJob], outcomes: Mapping[SelftestJob, RunOutcome]) -> dict[str, Any]:
-    reference = outcomes[SelftestJob(role, None)].verdict(function.case_id)
-    verdicts = {job.fault: outcomes[job].verdict(function.case_id) for job in jobs if job.role == role and job.fault}
-    killed_by = [fault for fault, verdict in verdicts.items() if verdict == Verdict.FAIL.value]
-    return {"id": function.case_id, "role": role, "reference": reference, "killed_by": killed_by, "verdicts": verdicts}
-
-
-def _matrix_text(cases: Sequence[Mapping[str, Any]], jobs: Sequence[SelftestJob], harness_errors: Sequence[str]) -> str:
-    """Per role: cases × (reference, fault 1..n) with P/F/I/E, faults numbered in a legend to keep it narrow."""
-    lines: list[str] = []
-    for role in dict.fromkeys(case["role"] for case in cases):
-        faults = [job.fault for job in jobs if job.role == role and job.fault]
-        lines.append(f"\n{role.upper()}: ref = correct reference; columns 1..{len(faults)} = faults (legend below)")
-        lines.append(f"{'case':<20} ref " + "".join(f"{n:>3}" for n in range(1, len(faults) + 1)) + "  killed")
-        for case in (c for c in cases if c["role"] == role):
-            cells = "".join(f"{case['verdicts'][fault][0]:>3}" for fault in faults)
-            lines.append(f"{case['id']:<20} {case['reference'][0]:>3} {cells}  {len(case['killed_by'])}")
-        lines += [f"  {n:>2} {fault}" for n, fault in enumerate(faults, start=1)]
-    lines += [f"harness error in the reference run: {error}" for error in harness_errors]
-    return "\n".join(lines)
-
-
-def _selftest_exit(ok: bool, cases: Sequence[Mapping[str, Any]], harness_errors: Sequence[str], work: Path) -> int:
-    """Keep the logs when something is wrong (and say where); 3 if the reference run itself errored."""
-    if ok:
-        shutil.rmtree(work, ignore_errors=True)
+def _selftest_exit(report: selftest.Report) -> int:
+    """Keep the logs when something is wrong (and say where); 3 on a harness error or an ERROR on the reference."""
+    if report.ok:
+        shutil.rmtree(report.work, ignore_errors=True)
         return EXIT_OK
-    print(f"selftest failed; pytest logs and reports kept in {work}", file=sys.stderr)
-    if harness_errors or any(case["reference"] == Verdict.ERROR.value for case in cases):
+    print(f"selftest failed; pytest logs and reports kept in {report.work}", file=sys.stderr)
+    if report.harness_errors or any(case["reference"] == Verdict.ERROR.value for case in report.cases):
         return EXIT_HARNESS_ERROR
     return EXIT_SUT_FAILURE
 
@@ -607,10 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
     tool = commands.add_parser("install-report-tool", help="install the pinned Allure tool the HTML report needs")
     tool.set_defaults(handler=cmd_install_report_tool)
 
-    selftest = commands.add_parser("selftest", help="check every case against the reference SUTs and their faults")
-    selftest.add_argument("--role", choices=ROLES)
-    selftest.add_argument("--json", action="store_true", help="print the result as JSON")
-    selftest.set_defaults(handler=cmd_selftest)
+    check = commands.add_parser("selftest", help="prove every validation of every case against mutants and faults of the reference SUTs")
+    check.add_argument("--role", choices=ROLES)
+    check.add_argument("--cases", help="comma-separated case ids to self-test (default: every implemented case)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(handler=cmd_selftest)
     return parser
 
 
