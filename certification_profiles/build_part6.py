@@ -231,7 +231,8 @@ def validations_of(table: RawTable) -> list[dict]:
     numbers = [number for _part, number, _text in found]
     prefixed = len(set(numbers)) != len(numbers)
     return [
-        {"id": f"{part} step {number}" if prefixed and part else f"step {number}", "step": number, "text": text}
+        {"id": f"{part} step {number}" if prefixed and part else f"step {number}", "step": number, "text": text,
+         "requirement": "", "note": ""}
         for part, number, text in found
     ]
 
@@ -248,7 +249,8 @@ def post_validations_of(text: str | None) -> list[dict]:
     else:
         items = [flat]
     items = [item for item in items if not NONE_TEXT.match(item)]
-    return [{"id": f"post {index}", "text": item} for index, item in enumerate(items, start=1)]
+    return [{"id": f"post {index}", "text": item, "requirement": "", "note": ""}
+            for index, item in enumerate(items, start=1)]
 
 
 def before_lines(table: RawTable, key: str) -> list[str]:
@@ -351,16 +353,44 @@ def extract(markdown: str, titles: dict[str, str]) -> dict:
 
 
 def apply_corrections(data: dict, corrections: dict) -> None:
-    """Overlay part6_corrections.toml: replaced fields, and per validation its requirement and note."""
+    """Overlay part6_corrections.toml: the misreadings everywhere, then each table's own patches."""
+    misreadings = [(re.compile(pattern), replacement)
+                   for pattern, replacement in corrections.pop("misreadings", {}).items()]
+    for group_name in ("cases", "reusable_states", "memory_states"):
+        data[group_name] = restore(data[group_name], misreadings)
     for key, patch in corrections.items():
         record = locate(data, key)
         for name, value in patch.items():
             if name in ("validations", "post_validations"):
                 patch_validations(key, record[name], value)
+            elif name == "steps" and isinstance(value, dict):
+                patch_steps(key, record["steps"], value)
             elif name not in record:
                 raise SystemExit(f"corrections: {key} has no field {name!r}")
             else:
                 record[name] = value
+
+
+def restore(value: object, misreadings: list[tuple[re.Pattern[str], str]]) -> object:
+    """Every string inside `value` with the misreadings replaced (dict keys are ids and stay as they are)."""
+    if isinstance(value, str):
+        for pattern, replacement in misreadings:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {key: restore(item, misreadings) for key, item in value.items()}
+    if isinstance(value, list):
+        return [restore(item, misreadings) for item in value]
+    return value
+
+
+def patch_steps(key: str, steps: list[dict], texts: dict[str, str]) -> None:
+    """Replace the text of the numbered steps (numbers are unique within a case)."""
+    by_number = {step["number"]: step for step in steps}
+    for number, text in texts.items():
+        if number not in by_number:
+            raise SystemExit(f"corrections: {key} has no step {number}")
+        by_number[number]["text"] = text
 
 
 def locate(data: dict, key: str) -> dict:
