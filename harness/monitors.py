@@ -1,7 +1,7 @@
 """The rules that hold in every case, as monitors over the trace (Part 6 §2.1 / §3.1, Part 2, Part 4).
 
-Part 6 §2.1 lists "General tool rules/validations" for every Charging Station case, and Part 2 and Part 4
-state rules no single case checks; Part 6 §3.1 adds two more for a CSMS (see "Not yet" below). A monitor
+Part 6 §2.1 lists "General tool rules/validations" for every Charging Station case, §3.1 for every CSMS
+case, and Part 2 and Part 4 state rules no single case checks. A monitor
 is fed the case's trace records (:mod:`harness.trace`) one by one, in the order the harness saw them, and
 answers each with the violations that record reveals. It keeps what it needs of the past, does no I/O and
 knows nothing of asyncio or pytest, so the same monitors judge a running case (``feed`` per frame) and a
@@ -28,6 +28,12 @@ Part 4 §4.1.4               Part 4 §4.1.4        both   a CALLRESULT / CALLERR
                                                         the harness on that connection
 Part 2 §3.1 dateTime        Part 2 §3.1          both   a date-time field (per the JSON schemas) has no UTC
                                                         offset, more than 3 decimals, or is not RFC 3339
+§2.1 startPeriod            K01.FR.35            both   a chargingSchedule's periods are not ordered by increasing
+                                                        startPeriod (Part 6 §2.1 and §3.1)
+§3.1 phaseToUse             K01.FR.19            csms   a SetChargingProfileRequest sets phaseToUse where
+                                                        numberPhases is not 1
+§2.1 firmware requestId     L01.FR.10            cs     a FirmwareStatusNotification (not Idle) lacks the
+                                                        requestId of the accepted UpdateFirmwareRequest
 B02 Pending                 B02.FR.02            cs     while Pending, a CALL other than BootNotification or a
                                                         message the CSMS asked for
 B03 Rejected                B03.FR.02            cs     while Rejected, a CALL other than BootNotification
@@ -35,8 +41,8 @@ B03 Rejected                B03.FR.02            cs     while Rejected, a CALL o
 
 ``FR.01`` is Part 2 §3 "Generic requirements", Table 10. The Part 4 and Part 2 §3.1 rules have no Part 2 id.
 
-Not yet: the other §2.1 bullets that need a case's context (RemoteStart, StopAuthorized, FirmwareStatus
-requestId, startPeriod order) and §3.1's two CSMS rules (startPeriod order, phaseToUse).
+Not here: the §2.1 bullets that need a case's context (RemoteStart after Authorized remote, stoppedReason
+after StopAuthorized local, the 4 s time deviation, NoAuthorization) stay with the cases and states.
 """
 
 from __future__ import annotations
@@ -134,6 +140,23 @@ RULES: dict[str, Rule] = {
             "RFC-3339. [...] The number of decimal places SHALL NOT exceed the maximum of 3.",
         ),
         Rule(
+            "§2.1 startPeriod",
+            "K01.FR.35",
+            "The list of ChargingSchedulePeriod elements in a chargingSchedule SHALL be ordered by increasing "
+            "values of ChargingSchedulePeriod.startPeriod. This means the list is in chronological order.",
+        ),
+        Rule(
+            "§3.1 phaseToUse",
+            "K01.FR.19",
+            "The CSMS SHALL NOT set phaseToUse in a SetChargingProfileRequest when numberPhases is other than 1.",
+        ),
+        Rule(
+            "§2.1 firmware requestId",
+            "L01.FR.10",
+            "Every FirmwareStatusNotificationRequest sent for a firmware update SHALL contain the same "
+            "requestId as the UpdateFirmwareRequest that started the firmware update.",
+        ),
+        Rule(
             "B02 Pending",
             "B02.FR.02",
             "The Charging Station SHALL NOT send RPC Framework: CALL messages (Except BootNotificationRequest) "
@@ -209,8 +232,8 @@ def _parse_time(value: Any) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class TxEvent:
-    """One TransactionEventRequest of the SUT. ``kind``: "new", "resend" (the same event again because no
-    copy got a CALLRESULT, E13.FR.02 / Part 4 reconnection) or "repeat" (its seqNo again, otherwise)."""
+    """One TransactionEventRequest of the SUT. ``kind``: "new", "resend" (the same event again, not known
+    to have been delivered, see :class:`TxLedger`) or "repeat" (its seqNo again, otherwise)."""
 
     record: Record
     transaction_id: str
@@ -223,12 +246,14 @@ class TxEvent:
 @dataclass
 class _Copy:
     content: dict[str, Any]
-    answered: bool = False
+    answered_on: set[Any] = field(default_factory=set)  # the connections a copy got a CALLRESULT on
 
 
 class TxLedger:
-    """Classifies the SUT's TransactionEventRequests. A copy counts as delivered once the harness answered
-    it with a CALLRESULT; until then the station may send it again (the offline flag may change, E11.FR.07)."""
+    """Classifies the SUT's TransactionEventRequests. The station may send an event again while no copy was
+    answered with a CALLRESULT (E13.FR.02 after a CALLERROR or its timeout), and on a later connection even
+    when one was: a CALLRESULT the harness sent just before the connection closed may never have arrived.
+    The offline flag may change between copies (E11.FR.07)."""
 
     def __init__(self, sides: Sides) -> None:
         self._sides = sides
@@ -239,7 +264,7 @@ class TxLedger:
         if self._sides.harness_sent(record, *RESPONSES):
             slot = self._waiting.pop(_key(record), None)
             if slot is not None and record["messageType"] == CALLRESULT:
-                self._copies[slot].answered = True
+                self._copies[slot].answered_on.add(record.get("connection"))
             return None
         if not self._sides.sut_sent(record, CALL) or record.get("action") != "TransactionEvent":
             return None
@@ -256,7 +281,8 @@ class TxLedger:
             self._copies[slot] = _Copy(content)
             kind = "new"
         else:
-            kind = "resend" if earlier.content == content and not earlier.answered else "repeat"
+            delivered = record.get("connection") in earlier.answered_on
+            kind = "resend" if earlier.content == content and not delivered else "repeat"
         offline = payload.get("offline") is True
         return TxEvent(record, transaction_id, seq_no, str(payload.get("eventType")), offline, kind)
 
@@ -545,19 +571,34 @@ Path = tuple[str, ...]  # property names, "*" for every item of an array
 @cache
 def date_time_paths(schemas: SchemaSet, action: str, kind: Kind) -> tuple[Path, ...]:
     """Every location of a ``"format": "date-time"`` property in the action's schema."""
+    return tuple(path for path, node in _nodes(schemas, action, kind) if node.get("format") == "date-time")
+
+
+@cache
+def schedule_period_paths(schemas: SchemaSet, action: str, kind: Kind) -> tuple[Path, ...]:
+    """Every location of a chargingSchedule's list of chargingSchedulePeriod in the action's schema (a
+    composite schedule's list is not "in a chargingSchedule")."""
+    return tuple(
+        path for path, node in _nodes(schemas, action, kind)
+        if path[-1:] == ("chargingSchedulePeriod",) and "chargingSchedule" in path and node.get("type") == "array"
+    )
+
+
+def _nodes(schemas: SchemaSet, action: str, kind: Kind) -> list[tuple[Path, dict[str, Any]]]:
     schema = schemas.schema(action, kind)
-    return tuple(_walk(schema, schema.get("definitions", {}), (), frozenset()))
+    return list(_walk(schema, schema.get("definitions", {}), (), frozenset()))
 
 
-def _walk(node: dict[str, Any], definitions: dict[str, Any], path: Path, seen: frozenset[str]) -> Iterable[Path]:
+def _walk(
+    node: dict[str, Any], definitions: dict[str, Any], path: Path, seen: frozenset[str]
+) -> Iterable[tuple[Path, dict[str, Any]]]:
     ref = node.get("$ref", "")
     if ref:
         name = ref.rsplit("/", 1)[-1]
         if name not in seen:
             yield from _walk(definitions[name], definitions, path, seen | {name})
         return
-    if node.get("format") == "date-time":
-        yield path
+    yield path, node
     for name, child in node.get("properties", {}).items():
         yield from _walk(child, definitions, (*path, name), seen)
     if isinstance(node.get("items"), dict):
@@ -597,8 +638,7 @@ class DateTimeMonitor:
         self._schemas = schemas or ocpp201()
 
     def feed(self, record: Record) -> list[Violation]:
-        kind = Kind.REQUEST if self._sides.sut_sent(record, CALL) else (
-            Kind.RESPONSE if self._sides.sut_sent(record, CALLRESULT) else None)
+        kind = _kind_of(self._sides, record)
         action = record.get("action")
         if kind is None or action not in self._schemas.actions:
             return []
@@ -612,6 +652,94 @@ class DateTimeMonitor:
 
     def finish(self) -> list[Violation]:
         return []
+
+
+# -- charging schedules and firmware (the other §2.1 / §3.1 bullets a trace can judge alone) -----------
+
+DEFAULT_NUMBER_PHASES = 3
+"""ChargingSchedulePeriodType.numberPhases: "When omitted, numberPhases=3 will be assumed." (Part 2)"""
+
+
+class ScheduleMonitor:
+    """§2.1 / §3.1 startPeriod for either SUT, and for a CSMS §3.1 phaseToUse, over every chargingSchedule
+    of the SUT's CALL and CALLRESULT payloads (found through the JSON schemas)."""
+
+    def __init__(self, sides: Sides, sut_role: Role, schemas: SchemaSet | None = None) -> None:
+        self._sides = sides
+        self._phases = sut_role == "csms"
+        self._schemas = schemas or ocpp201()
+
+    def feed(self, record: Record) -> list[Violation]:
+        kind = _kind_of(self._sides, record)
+        action = record.get("action")
+        if kind is None or action not in self._schemas.actions:
+            return []
+        violations = []
+        for path in schedule_period_paths(self._schemas, action, kind):
+            for where, periods in _values_at(record.get("payload"), path):
+                if isinstance(periods, list):
+                    violations.extend(self._judge(record, action, where, [p for p in periods if isinstance(p, dict)]))
+        return violations
+
+    def _judge(self, record: Record, action: str, where: str, periods: list[dict[str, Any]]) -> list[Violation]:
+        starts = [p.get("startPeriod") for p in periods]
+        violations = []
+        if any(not isinstance(a, int) or not isinstance(b, int) or a >= b for a, b in zip(starts, starts[1:])):
+            violations.append(RULES["§2.1 startPeriod"].violation(f"{where} startPeriod values {starts}", record))
+        phased = [
+            p for p in periods if "phaseToUse" in p and p.get("numberPhases", DEFAULT_NUMBER_PHASES) != 1
+        ]
+        if self._phases and action == "SetChargingProfile" and phased:
+            violations.append(RULES["§3.1 phaseToUse"].violation(
+                f"{where}: phaseToUse {phased[0]['phaseToUse']} with numberPhases "
+                f"{phased[0].get('numberPhases', f'omitted ({DEFAULT_NUMBER_PHASES})')}", record))
+        return violations
+
+    def finish(self) -> list[Violation]:
+        return []
+
+
+FIRMWARE_UPDATE_STARTED = ("Accepted", "AcceptedCanceled")
+"""UpdateFirmwareResponse statuses with which the station starts the requested update (L01)."""
+
+
+class FirmwareMonitor:
+    """§2.1 firmware requestId: once the station accepts the harness's UpdateFirmwareRequest, its
+    FirmwareStatusNotifications carry that requestId; status Idle may omit it (L01.FR.20), so is not judged.
+    An update started before the monitor was attached is unknown and not judged."""
+
+    rule = RULES["§2.1 firmware requestId"]
+
+    def __init__(self, sides: Sides) -> None:
+        self._sides = sides
+        self._asked: dict[tuple[Any, Any], Any] = {}
+        self._request_id: Any = None
+
+    def feed(self, record: Record) -> list[Violation]:
+        action = record.get("action")
+        if self._sides.harness_sent(record, CALL) and action == "UpdateFirmware":
+            self._asked[_key(record)] = _payload(record).get("requestId")
+        elif self._sides.sut_sent(record, CALLRESULT) and _key(record) in self._asked:
+            if _payload(record).get("status") in FIRMWARE_UPDATE_STARTED:
+                self._request_id = self._asked[_key(record)]
+        elif self._sides.sut_sent(record, CALL) and action == "FirmwareStatusNotification":
+            payload = _payload(record)
+            if self._request_id is not None and payload.get("status") != "Idle":
+                if payload.get("requestId") != self._request_id:
+                    return [self.rule.violation(
+                        f"FirmwareStatusNotification {payload.get('status')} has requestId "
+                        f"{payload.get('requestId', 'absent')}, the UpdateFirmwareRequest {self._request_id}", record)]
+        return []
+
+    def finish(self) -> list[Violation]:
+        return []
+
+
+def _kind_of(sides: Sides, record: Record) -> Kind | None:
+    """Which schema judges the SUT's frame: its CALL's request or its CALLRESULT's response."""
+    if sides.sut_sent(record, CALL):
+        return Kind.REQUEST
+    return Kind.RESPONSE if sides.sut_sent(record, CALLRESULT) else None
 
 
 # -- rule 8: registration -------------------------------------------------------------------------------
@@ -711,6 +839,7 @@ def monitors_for(
         SynchronicityMonitor(sides, call_timeout),
         ResponseIdMonitor(sides),
         DateTimeMonitor(sides),
+        ScheduleMonitor(sides, sut_role),
     ]
     if sut_role == "csms":
         return common
@@ -719,6 +848,7 @@ def monitors_for(
         EvseMonitor(sides),
         IdTokenMonitor(sides),
         RegistrationMonitor(sides, registration),
+        FirmwareMonitor(sides),
         *common,
     ]
 

@@ -124,6 +124,15 @@ def test_an_undelivered_event_resent_on_a_later_connection_is_no_repeat():
     assert judged(records) == []
 
 
+def test_an_answered_event_resent_after_the_connection_closed_is_no_repeat():
+    records = [
+        *transaction(tx("Started", 0, evse=EVSE), tx("Updated", 1)),
+        event("connection closed", connection=1, code=1000),
+        *transaction(tx("Updated", 1), tx("Ended", 2), connection=2),
+    ]
+    assert judged(records) == []
+
+
 def test_an_event_answered_with_a_callerror_may_be_sent_again():
     records = [
         *transaction(tx("Started", 0, evse=EVSE)),
@@ -187,7 +196,7 @@ def authorized(status: str = "Accepted") -> list[dict]:
 def test_the_first_event_after_authorization_carries_the_id_token():
     records = [
         *authorized(),
-        *transaction(tx("Started", 0, trigger="Authorized", evse=EVSE, idToken=TOKEN), tx("Updated", 1), tx("Ended", 2)),
+        *transaction(tx("Started", 0, trigger="Authorized", evse=EVSE, idToken=TOKEN), tx("Updated", 1)),
     ]
     assert judged(records) == []
 
@@ -297,6 +306,65 @@ def test_a_date_time_in_a_response_of_the_sut_is_judged():
     assert judged(records, "csms") == one("Part 2 §3.1 dateTime")
 
 
+# -- charging schedules and firmware ------------------------------------------------------------------------
+
+
+def profile(*periods: dict) -> dict:
+    return {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+            "chargingSchedule": [{"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": list(periods)}]}
+
+
+def test_schedule_periods_in_increasing_start_period_keep_it():
+    ordered = profile({"startPeriod": 0, "limit": 6}, {"startPeriod": 60, "limit": 8, "numberPhases": 1,
+                                                      "phaseToUse": 2})
+    assert judged(sent("SetChargingProfile", {"evseId": 1, "chargingProfile": ordered}, by=CS_TO_CSMS), "csms") == []
+    report = {"requestId": 1, "chargingLimitSource": "CSO", "evseId": 1, "chargingProfile": [ordered]}
+    assert judged(sent("ReportChargingProfiles", report)) == []
+
+
+@pytest.mark.parametrize("role, sut, action, payload", [
+    ("csms", CSMS_TO_CS, "SetChargingProfile", {"evseId": 1}),
+    ("cs", CS_TO_CSMS, "ReportChargingProfiles", {"requestId": 1, "chargingLimitSource": "CSO", "evseId": 1}),
+])
+def test_schedule_periods_out_of_order_break_it(role, sut, action, payload):
+    unordered = profile({"startPeriod": 0, "limit": 6}, {"startPeriod": 120, "limit": 8},
+                        {"startPeriod": 60, "limit": 7})
+    body = {**payload, "chargingProfile": [unordered] if role == "cs" else unordered}
+    assert judged(sent(action, body, by=sut), role) == one("§2.1 startPeriod")
+
+
+def test_phase_to_use_without_a_single_phase_breaks_it_for_a_csms():
+    three = profile({"startPeriod": 0, "limit": 6, "phaseToUse": 1})
+    records = sent("SetChargingProfile", {"evseId": 1, "chargingProfile": three}, by=CSMS_TO_CS)
+    [violation] = check_trace(records, "csms")
+    assert (violation.rule, violation.requirement) == ("§3.1 phaseToUse", "K01.FR.19")
+    assert "numberPhases omitted (3)" in violation.reason
+
+
+def firmware_update(status: str = "Accepted") -> list[dict]:
+    request = {"requestId": 42, "firmware": {"location": "https://example.invalid/fw",
+                                             "retrieveDateTime": "2024-05-06T10:00:00Z"}}
+    return sent("UpdateFirmware", request, {"status": status}, by=CSMS_TO_CS)
+
+
+def test_firmware_status_carries_the_update_request_id():
+    records = [
+        *sent("FirmwareStatusNotification", {"status": "Idle"}),
+        *firmware_update(),
+        *sent("FirmwareStatusNotification", {"status": "Downloading", "requestId": 42}),
+        *sent("FirmwareStatusNotification", {"status": "Idle"}),
+    ]
+    assert judged(records) == []
+
+
+def test_firmware_status_with_another_request_id_breaks_it():
+    records = [*firmware_update(), *sent("FirmwareStatusNotification", {"status": "Downloading", "requestId": 7})]
+    assert judged(records) == one("§2.1 firmware requestId")
+    refused = [*firmware_update("Rejected"), *sent("FirmwareStatusNotification", {"status": "Downloading",
+                                                                                  "requestId": 7})]
+    assert judged(refused) == []
+
+
 # -- registration ----------------------------------------------------------------------------------------
 
 
@@ -343,8 +411,8 @@ def test_registration_known_at_attach_time():
 # -- assembly --------------------------------------------------------------------------------------------
 
 
-def test_monitors_per_role_are_fresh_and_the_csms_gets_only_the_rpc_and_date_time_rules():
-    assert len(monitors_for("csms")) == 3
+def test_monitors_per_role_are_fresh_and_the_csms_gets_only_its_rules():
+    assert len(monitors_for("csms")) == 4
     assert monitors_for("cs")[0] is not monitors_for("cs")[0]
     never_started = transaction(tx("Updated", 0))
     assert judged(never_started, "csms") == []
