@@ -416,7 +416,8 @@ class SimulatedStation:
                 self.transactions.pop(transaction.transaction_id, None)
                 return
         transaction.authorized = True
-        event = transaction.event("RemoteStart", transaction.charging_state, idToken=id_token, remoteStartId=payload["remoteStartId"])
+        event = transaction.event("RemoteStart", transaction.charging_state, idToken=id_token)
+        event["transactionInfo"]["remoteStartId"] = payload["remoteStartId"]
         await self.send("TransactionEvent", event)
 
     async def _stop(self, transaction: SimulatedTransaction, trigger_reason: str, stopped_reason: str) -> None:
