@@ -291,3 +291,13 @@ async def test_a_follow_up_and_a_case_call_queue_one_outstanding_call_at_a_time(
         answer = await heartbeat
     assert answer.frame.payload["currentTime"]
     assert peer.overlapping == []
+
+
+async def test_a_callerror_to_a_follow_up_is_recorded_not_a_harness_error(rig: Rig) -> None:
+    peer = await boot_accepted(rig)
+    assert await peer.call("TriggerMessage", {"requestedMessage": "Heartbeat"}) == {"status": "Accepted"}
+    frame = await peer.next_call()
+    await peer.websocket.send(json.dumps([4, frame[1], "InternalError", "scripted failure", {}]))
+    assert await peer.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {"status": "Accepted"}
+    assert (await peer.answered("LogStatusNotification", {}))["status"] == "Idle"
+    assert [(o.action, o.problem) for o in rig.station.outcomes if o.problem] == [("Heartbeat", "CALLERROR InternalError")]
