@@ -174,26 +174,40 @@ def device_model(directory: Path | None = None) -> frozenset[VariableRef]:
                      for row in rows[1:] if row and row[0].strip() != "<generic>")
 
 
+@dataclass(frozen=True)
+class Nicknames:
+    """Part 6's spellings: whole variable spellings, and component names written without their final "r"."""
+
+    variables: Mapping[str, VariableRef]
+    components: Mapping[str, str]
+
+
 @cache
-def nicknames(directory: Path | None = None) -> Mapping[str, VariableRef]:
-    """Every Part 6 spelling of a variable with the (component, variable, instance) it means."""
+def nicknames(directory: Path | None = None) -> Nicknames:
+    """The nickname tables of variable_nicknames.toml."""
     directory = directory or catalog_dir()
     raw = tomllib.loads((directory / NICKNAMES_FILE).read_text(encoding="utf-8"))
-    return MappingProxyType({spelling: (ref[0], ref[1], ref[2] if len(ref) > 2 else None)
-                             for spelling, ref in raw["nicknames"].items()})
+    variables = {spelling: (ref[0], ref[1], ref[2] if len(ref) > 2 else None)
+                 for spelling, ref in raw["variables"].items()}
+    return Nicknames(MappingProxyType(variables), MappingProxyType(dict(raw["components"])))
 
 
 def resolve_variable(text: str) -> VariableRef:
-    """(component, variable, instance|None) for a Part 6 spelling, or for an exact "Component.Variable[.Instance]".
+    """(component, variable, instance|None) for a Part 6 spelling ("AuthCtrl.AuthEnabled" → AuthCtrlr.Enabled).
 
-    KeyError names the text when it is neither a known nickname nor a device-model variable.
+    Tried in order: the whole spelling as a nickname; "Component.Variable[.Instance]" with the component's
+    nickname replaced, as a nickname and then in the device model. KeyError names the text otherwise.
     """
     spelling = text.strip().strip('"')
-    known = nicknames().get(spelling)
-    if known is not None:
-        return known
+    table = nicknames()
+    if spelling in table.variables:
+        return table.variables[spelling]
     parts = spelling.split(".")
     if len(parts) in (2, 3):
+        parts[0] = table.components.get(parts[0], parts[0])
+        renamed = ".".join(parts)
+        if renamed in table.variables:
+            return table.variables[renamed]
         candidate = (parts[0], parts[1], parts[2] if len(parts) == 3 else None)
         if candidate in device_model():
             return candidate
