@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.actions import ACTIONS
 from harness.reference.faults import CSMS_FAULTS, STATION_FAULTS
+from harness.reference.mutations import Mutation
 from harness.verdicts import HarnessError
 
 ROLES = ("cs", "csms")
@@ -141,6 +142,8 @@ class SutConfig:
     action_commands: dict[str, str] = field(default_factory=dict)
     action_webhook: str | None = None
     faults: tuple[str, ...] = ()
+    mutations: tuple[Mutation, ...] = ()
+    """Wire mutations of the reference SUT's outgoing frames (the self-test's mutants)."""
     source: str = "built-in defaults"
     tls: TlsConfig | None = None
     """``[tls]``: None means plain ws:// (the reference SUTs always run without TLS)."""
@@ -157,13 +160,17 @@ class SutConfig:
         return data
 
 
-def reference_config(role: str, faults: tuple[str, ...] = (), timeouts: Timeouts | None = None) -> SutConfig:
-    """The configuration that runs the built-in reference SUT of ``role``, optionally with faults."""
+def reference_config(
+    role: str, faults: tuple[str, ...] = (), mutations: tuple[Mutation, ...] = (), timeouts: Timeouts | None = None
+) -> SutConfig:
+    """The configuration that runs the built-in reference SUT of ``role``, optionally with faults and wire
+    mutations of its outgoing frames."""
     _check_role(role)
     _check_faults(role, faults, "--ocpp-fault")
     return SutConfig(
         role=role,
         faults=tuple(faults),
+        mutations=tuple(mutations),
         heartbeat_interval=2,
         tx_updated_interval=1,
         retry_back_off_wait_minimum=2,

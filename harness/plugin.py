@@ -2,7 +2,8 @@
 
 Options (each mirrored by an ini key of the same name with dashes as underscores):
 ``--ocpp-sut reference|FILE``, ``--ocpp-role cs|csms`` (with the reference SUT), ``--ocpp-fault NAME``
-(repeatable; switches a fault of the reference SUT on), ``--ocpp-report-dir DIR`` (traces and results).
+(repeatable; switches a fault of the reference SUT on), ``--ocpp-mutations FILE`` (a JSON list of wire mutations
+of the reference SUT's outgoing frames), ``--ocpp-report-dir DIR`` (traces and results).
 
 A test case is an ``async def`` decorated with :func:`harness.testcase.testcase`; it takes the ``case``
 fixture. The plugin runs it on the session's event loop (the fake CSMS or station lives for the session,
@@ -27,6 +28,8 @@ from harness.case import Case, CaseInfo, StepObserver
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
 from harness.pics import identifiers
+from harness.reference.mutations import Mutation
+from harness.reference.mutations import load as load_mutations
 from harness.report.sequence import render_svg
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout, Verdict, verdict_of
 
@@ -48,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption("--" + name.replace("_", "-"), dest=name, default=None, help=help_text)
         parser.addini(name, help_text, default=default)
     group.addoption("--ocpp-fault", dest="ocpp_fault", action="append", default=[], help="switch a reference SUT fault on")
+    group.addoption(
+        "--ocpp-mutations", dest="ocpp_mutations", default=None, metavar="FILE",
+        help="JSON list of wire mutations of the reference SUT's outgoing frames (see harness/reference/mutations.py)",
+    )
 
 
 def option(config: pytest.Config, name: str) -> str:
@@ -81,13 +88,16 @@ def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
         return cached
     sut = option(config, "ocpp_sut")
     faults = tuple(config.getoption("ocpp_fault") or ())
+    mutations_file = config.getoption("ocpp_mutations")
     try:
         if sut == "reference":
             role = option(config, "ocpp_role") or "cs"
-            loaded = sut_config.reference_config(role, faults)
+            loaded = sut_config.reference_config(role, faults, _mutations(mutations_file))
         else:
             if faults:
                 raise pytest.UsageError("--ocpp-fault only applies to the reference SUT (--ocpp-sut reference)")
+            if mutations_file:
+                raise pytest.UsageError("--ocpp-mutations only applies to the reference SUT (--ocpp-sut reference)")
             loaded = sut_config.load(Path(sut))
             role = config.getoption("ocpp_role")
             if role and role != loaded.role:
@@ -96,6 +106,16 @@ def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
         raise pytest.UsageError(str(error)) from None
     config._ocpp_sut_config = loaded  # type: ignore[attr-defined]
     return loaded
+
+
+def _mutations(path: str | None) -> tuple[Mutation, ...]:
+    """The ``--ocpp-mutations`` file's mutations; a bad file is a usage error before anything runs."""
+    if not path:
+        return ()
+    try:
+        return load_mutations(Path(path))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -27,8 +27,10 @@ from websockets.typing import Subprotocol
 
 from harness.reference import UnknownAction
 from harness.reference.csms_handlers import CsmsChargePoint
-from harness.reference.faults import CSMS_FAULTS, checked
+from harness.reference.faults import CSMS_FAULTS, applied
+from harness.reference.mutations import Mutation, Mutator
 from harness.reference.transport import MAX_MESSAGE_SIZE, SUBPROTOCOL
+from harness.reference.wire import MutatedConnection
 
 FAULTS = CSMS_FAULTS
 LOGGER = logging.getLogger(__name__)
@@ -75,9 +77,10 @@ def _select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> 
 class ReferenceCsms:
     """The reference CSMS; `perform` carries out the manual actions of docs/design.md."""
 
-    def __init__(self, settings: CsmsSettings, faults: Iterable[str] = ()) -> None:
+    def __init__(self, settings: CsmsSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = ()) -> None:
         self.settings = settings
-        self.faults = checked(faults, FAULTS)
+        self.faults, wire_faults = applied(faults, FAULTS)
+        self.mutator = Mutator((*wire_faults, *mutations))
         self.current_case: str | None = None
         self.received: list[Received] = []
         self.boot_pending = settings.boot_pending_first
@@ -125,6 +128,7 @@ class ReferenceCsms:
     def case_started(self, case_id: str) -> None:
         """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
         self.current_case = case_id
+        self.mutator.case_started(case_id)
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         if name == "csms_get_variables":
@@ -144,9 +148,8 @@ class ReferenceCsms:
         station = self._stations.get(identity)
         if station is None:
             raise ValueError(f"station {identity!r} is not connected")
-        asked = "HeartbeatInterval" if "getvariables_wrong_variable" in self.faults else variable
         response = await station.call(
-            call.GetVariables(get_variable_data=[{"component": {"name": component}, "variable": {"name": asked}}]),
+            call.GetVariables(get_variable_data=[{"component": {"name": component}, "variable": {"name": variable}}]),
             suppress=False,
         )
         for result in response.get_variable_result:
@@ -207,7 +210,9 @@ class ReferenceCsms:
             await connection.close(1002, "ocpp2.0.1 subprotocol required")
             return
         identity = _identity(connection.request.path if connection.request else "")
-        station = CsmsChargePoint(identity, connection, self)
+        wire = MutatedConnection(connection, self.mutator)
+        station = CsmsChargePoint(identity, wire, self)
+        wire.serve(station)
         previous = self._stations.get(identity)
         self._stations[identity] = station
         if previous is not None:

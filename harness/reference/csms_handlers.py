@@ -13,9 +13,8 @@ from ocpp.v201.enums import (
     DataTransferStatusEnumType,
     RegistrationStatusEnumType,
 )
-from websockets.asyncio.server import ServerConnection
-
 from harness.reference.transport import now
+from harness.reference.wire import MutatedConnection
 
 if TYPE_CHECKING:
     from harness.reference.csms import ReferenceCsms
@@ -27,14 +26,12 @@ ALLOWED_WHILE_PENDING = {Action.boot_notification, Action.notify_report, Action.
 class CsmsChargePoint(ChargePoint):
     """The CSMS side of one station connection; shared state lives in the `ReferenceCsms`."""
 
-    def __init__(self, identity: str, connection: ServerConnection, csms: ReferenceCsms) -> None:
+    def __init__(self, identity: str, connection: MutatedConnection, csms: ReferenceCsms) -> None:
         super().__init__(identity, connection)
         self._csms = csms
-        if "schema_invalid_response" in csms.faults:
-            self.route_map[Action.boot_notification]["_skip_schema_validation"] = True
 
     @property
-    def connection(self) -> ServerConnection:
+    def connection(self) -> MutatedConnection:
         return self._connection  # type: ignore[no-any-return]
 
     async def _handle_call(self, msg: Any) -> Any:
@@ -49,32 +46,19 @@ class CsmsChargePoint(ChargePoint):
         return await super()._handle_call(msg)
 
     def _token_status(self, id_token: dict[str, Any]) -> str:
-        status = self._csms.settings.id_tokens.get(id_token["id_token"], AuthorizationStatusEnumType.unknown)
-        if status == AuthorizationStatusEnumType.blocked and "blocked_token_accepted" in self._csms.faults:
-            return AuthorizationStatusEnumType.accepted
-        if status == AuthorizationStatusEnumType.accepted and "rejects_valid_token" in self._csms.faults:
-            return AuthorizationStatusEnumType.invalid
-        return status
+        return self._csms.settings.id_tokens.get(id_token["id_token"], AuthorizationStatusEnumType.unknown)
 
     @on(Action.boot_notification)
     def on_boot_notification(self, charging_station: dict[str, Any], reason: str, **_: Any) -> call_result.BootNotification:
         """B01/B02: Accepted with the heartbeat interval, or Pending first when so configured."""
         csms = self._csms
         interval: Any = csms.settings.heartbeat_interval
-        if "rejects_boot" in csms.faults:
-            status = RegistrationStatusEnumType.rejected
-        elif (
-            csms.boot_pending
-            and self.id not in csms.pending_answered
-            and "boot_accepted_instead_of_pending" not in csms.faults
-        ):
+        if csms.boot_pending and self.id not in csms.pending_answered:
             status, interval = RegistrationStatusEnumType.pending, PENDING_INTERVAL_S
             csms.pending_answered.add(self.id)
         else:
             status = RegistrationStatusEnumType.accepted
         csms.registration[self.id] = status
-        if "schema_invalid_response" in csms.faults:
-            interval = str(interval)
         return call_result.BootNotification(current_time=now(), interval=interval, status=status)
 
     @on(Action.heartbeat)
@@ -120,6 +104,4 @@ class CsmsChargePoint(ChargePoint):
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         """P02.FR.06: no vendor extension is implemented, so every vendorId is unknown."""
-        if "datatransfer_accepted" in self._csms.faults:
-            return call_result.DataTransfer(status=DataTransferStatusEnumType.accepted)
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)

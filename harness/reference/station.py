@@ -18,7 +18,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +39,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from harness.reference import UnknownAction
 from harness.reference.device_model import ComponentKey, DeviceModel, VariableKey
-from harness.reference.faults import STATION_FAULTS, checked
+from harness.reference.faults import STATION_FAULTS, applied
+from harness.reference.mutations import Mutation, Mutator
 from harness.reference.station_handlers import StationChargePoint
 from harness.reference.transactions import TransactionEngine
 from harness.reference.transport import MAX_MESSAGE_SIZE, SUBPROTOCOL, basic_auth_header, now
+from harness.reference.wire import MutatedConnection
 
 FAULTS = STATION_FAULTS
 LOGGER = logging.getLogger(__name__)
@@ -79,9 +81,10 @@ class _Link:
 class ReferenceStation:
     """The reference Charging Station; see the module docstring for its structure."""
 
-    def __init__(self, settings: StationSettings, faults: Iterable[str] = ()) -> None:
+    def __init__(self, settings: StationSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = ()) -> None:
         self.settings = settings
-        self.faults = checked(faults, FAULTS)
+        self.faults, wire_faults = applied(faults, FAULTS)
+        self.mutator = Mutator((*wire_faults, *mutations))
         self.current_case: str | None = None
         self._config_changed = asyncio.Event()
         self.device_model = DeviceModel(settings.evses, on_change=self._notify_config_changed)
@@ -166,6 +169,7 @@ class ReferenceStation:
     def case_started(self, case_id: str) -> None:
         """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
         self.current_case = case_id
+        self.mutator.case_started(case_id)
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
@@ -191,8 +195,7 @@ class ReferenceStation:
                 LOGGER.exception("action failed")
 
     async def _plug_in(self, evse_id: int, connector_id: int) -> None:
-        if "occupied_not_reported" not in self.faults:
-            await self._connector_changed(evse_id, connector_id, ConnectorStatusEnumType.occupied)
+        await self._connector_changed(evse_id, connector_id, ConnectorStatusEnumType.occupied)
         self.engine.plugged_in(evse_id, connector_id)
 
     async def _unplug(self, evse_id: int) -> None:
@@ -295,7 +298,9 @@ class ReferenceStation:
             await connection.close(1002, "ocpp2.0.1 subprotocol not agreed")
             return
         timeout = self.device_model.integer("OCPPCommCtrlr", "MessageTimeout", "Default")
-        charge_point = StationChargePoint(self, connection, response_timeout=timeout)
+        wire = MutatedConnection(connection, self.mutator)
+        charge_point = StationChargePoint(self, wire, response_timeout=timeout)
+        wire.serve(charge_point)
         reader = asyncio.create_task(charge_point.start())
         closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         reader.add_done_callback(lambda _: _settle(closed))
@@ -309,9 +314,6 @@ class ReferenceStation:
             self._set_link(self._current)
             await self._flush_transactions()
             everything = fresh_boot or offline_for > self.device_model.integer("OCPPCommCtrlr", "OfflineThreshold")
-            if fresh_boot and "no_status_notification_after_boot" in self.faults:
-                self._reported_status = dict(self._connector_status)
-                everything = False
             await self._report_connectors(everything)
             if fresh_boot:
                 await self._call(call.SecurityEventNotification(type="StartupOfTheDevice", timestamp=now()))
@@ -418,12 +420,12 @@ class ReferenceStation:
         self._config_changed.set()
         self._config_changed = asyncio.Event()
 
-    async def _call(self, payload: Any, skip_schema_validation: bool = False) -> Any:
+    async def _call(self, payload: Any) -> Any:
         """Send a CALL on the accepted connection; Offline if there is none or it drops before the answer."""
         link = self._link
         if link is None:
             raise Offline
-        return await self._race(link.charge_point.call(payload, skip_schema_validation=skip_schema_validation), link.closed)
+        return await self._race(link.charge_point.call(payload), link.closed)
 
     # ----------------------------------------------------------------- transaction events
 
@@ -433,8 +435,6 @@ class ReferenceStation:
 
     async def _flush_transactions(self) -> None:
         """Deliver queued TransactionEvents in creation (= seqNo) order; an event leaves the queue once answered."""
-        if "drops_queued_events" in self.faults and any(event.offline for event in self._tx_queue):
-            self._tx_queue.clear()
         while self._tx_queue:
             await self._call(self._tx_queue[0])
             self._tx_queue.popleft()
@@ -469,15 +469,8 @@ class ReferenceStation:
     async def _report_connector(self, evse_id: int, connector_id: int) -> None:
         """G01 / N07: StatusNotificationRequest plus NotifyEventRequest of Connector.AvailabilityState."""
         status = self._connector_status[(evse_id, connector_id)]
-        invalid = "schema_invalid_payload" in self.faults
         await self._call(
-            call.StatusNotification(
-                timestamp=now(),
-                connector_status=status.lower() if invalid else status,
-                evse_id=evse_id,
-                connector_id=connector_id,
-            ),
-            skip_schema_validation=invalid,
+            call.StatusNotification(timestamp=now(), connector_status=status, evse_id=evse_id, connector_id=connector_id)
         )
         await self._call(
             call.NotifyEvent(
@@ -518,7 +511,7 @@ class ReferenceStation:
                 generated_at=now(),
                 seq_no=seq_no,
                 report_data=chunk or None,
-                tbc=not last or "notify_report_tbc_never_false" in self.faults,
+                tbc=not last,
             )
             await self._race(link.charge_point.call(report), link.closed)
 

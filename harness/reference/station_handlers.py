@@ -58,10 +58,6 @@ class StationChargePoint(ChargePoint):
         if len(get_variable_data) > limit:
             raise OccurrenceConstraintViolationError(details={"cause": f"more than {limit} getVariableData"})
         results = [self._station.device_model.get(data) for data in get_variable_data]
-        if "getvariables_wrong_value" in self._station.faults:
-            for result in results:
-                if "attribute_value" in result:
-                    result["attribute_value"] = f"{result['attribute_value']}1"
         return call_result.GetVariables(get_variable_result=results)
 
     @on(Action.set_variables)
@@ -69,13 +65,7 @@ class StationChargePoint(ChargePoint):
         limit = self._station.device_model.integer("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")
         if len(set_variable_data) > limit:
             raise OccurrenceConstraintViolationError(details={"cause": f"more than {limit} setVariableData"})
-        if "setvariables_rejected" in self._station.faults:
-            results = [
-                {"component": d["component"], "variable": d["variable"], "attribute_status": "Rejected"}
-                for d in set_variable_data
-            ]
-        else:
-            results = [self._station.device_model.set(data) for data in set_variable_data]
+        results = [self._station.device_model.set(data) for data in set_variable_data]
         return call_result.SetVariables(set_variable_result=results)
 
     @on(Action.get_base_report)
@@ -114,7 +104,7 @@ class StationChargePoint(ChargePoint):
         """F01; while Pending a remote start is refused (B02.FR.05)."""
         pending = self._station.registration == RegistrationStatusEnumType.pending
         evse = self._station.engine.evses.get(evse_id if evse_id is not None else 1)
-        if evse is None or evse.id_token is not None or (pending and "accepts_start_while_pending" not in self._station.faults):
+        if evse is None or evse.id_token is not None or pending:
             return call_result.RequestStartTransaction(status=RequestStartStopStatusEnumType.rejected)
         self._station.enqueue(self._station.remote_start(evse.evse_id, id_token, remote_start_id))
         transaction_id = evse.transaction.transaction_id if evse.transaction else None
@@ -150,6 +140,4 @@ class StationChargePoint(ChargePoint):
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         """P01.FR.05: no vendor extension is implemented, so every vendorId is unknown."""
-        if "datatransfer_accepted" in self._station.faults:
-            return call_result.DataTransfer(status=DataTransferStatusEnumType.accepted)
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)

@@ -107,8 +107,6 @@ class TransactionEngine:
         """The idToken was accepted: the first event after this carries idToken (general rule, Part 6 §2.1)."""
         evse = self.evses[evse_id]
         evse.id_token = id_token
-        if "wrong_trigger_reason" in self._faults:
-            trigger = TriggerReasonEnumType.cable_plugged_in
         self._changed(evse, trigger, id_token=id_token, remote_start_id=remote_start_id)
         if evse.connector_id is not None:
             self._energy(evse, ChargingStateEnumType.charging)
@@ -220,7 +218,7 @@ class TransactionEngine:
             seq_no=seq_no,
             transaction_info=info,
             meter_value=self._meter_values(evse, *meter) if meter else None,
-            offline=True if self._offline() and "offline_flag_missing" not in self._faults else None,
+            offline=True if self._offline() else None,
             evse={"id": evse.evse_id} | ({"connector_id": evse.connector_id} if evse.connector_id else {}),
             id_token=self._take_id_token(transaction),
         )
@@ -228,7 +226,7 @@ class TransactionEngine:
 
     def _take_id_token(self, transaction: Transaction) -> dict[str, Any] | None:
         id_token, transaction.id_token_unreported = transaction.id_token_unreported, None
-        return None if "id_token_missing" in self._faults else id_token
+        return id_token
 
     def _meter_values(self, evse: Evse, measurands: str, context: ReadingContextEnumType) -> list[dict[str, Any]] | None:
         if self._device_model.value("SampledDataCtrlr", "Enabled") != "true":
