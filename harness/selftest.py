@@ -46,6 +46,7 @@ SUT_DIRECTION = {"cs": "cs-to-csms", "csms": "csms-to-cs"}
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _MISSING = object()
+_REASON_CHARS = 120
 _SOME_DATE_TIMES = ("2000-01-01T00:00:00Z", "2001-02-03T04:05:06Z")
 
 
@@ -491,9 +492,13 @@ class Attempt:
         return str(self.result.get("validation", "")) if self.verdict == Verdict.FAIL.value else None
 
     def outcome(self) -> str:
-        if self.failed_at is None:
+        """What happened, in a few words: where it FAILed, or the other verdict with its reason."""
+        if self.failed_at is not None:
+            return f"FAIL at {self.failed_at}" if self.failed_at else "FAIL at no named validation"
+        reason = str(self.result.get("reason") or "")
+        if self.verdict == Verdict.PASS.value or not reason:
             return self.verdict
-        return f"FAIL at {self.failed_at}" if self.failed_at else "FAIL at no named validation"
+        return f"{self.verdict} ({reason[:_REASON_CHARS]}{'…' if len(reason) > _REASON_CHARS else ''})"
 
 
 def proves(result: Mapping[str, Any], validation: str) -> bool:
@@ -738,8 +743,9 @@ def text(report: Report) -> str:
         validations = case["validations"]
         proven = sum(1 for v in validations if v["proven"])
         unproven = [v["id"] for v in validations if not v["proven"]]
-        tail = f"  unproven: {', '.join(unproven)}" if unproven else ""
-        lines.append(f"{case['id']:<20} ref {case['reference']:<12} proven {proven}/{len(validations)}{tail}")
+        tail = f"  unproven: {', '.join(unproven)}" if unproven else "" if validations else "  (no validation to prove)"
+        killed = f"killed by {len(case['killed_by'])}/{len(case['verdicts'])}"
+        lines.append(f"{case['id']:<20} ref {case['reference']:<12} {killed:<14} proven {proven}/{len(validations)}{tail}")
     source = {"part6": "Part 6 tables", "reference checks": "the reference run's checks (harness.part6 not available)"}
     lines.append(f"validations from: {', '.join(source.get(s, s) for s in report.validations_source.split(', '))}")
     lines += [f"harness error: {error}" for error in report.harness_errors]

@@ -3,7 +3,9 @@ fault jobs, and the judgement of which validations a run proves."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -278,3 +280,52 @@ def test_a_case_is_ok_only_with_validations_all_proven_and_a_passing_reference()
 def test_the_fallback_validation_list_is_the_checks_named_in_order() -> None:
     reference = {"checks": [{"validation": "step 2", "requirement": "R1"}, {"validation": ""}, {"validation": "step 2"}, {"validation": "post 1"}]}
     assert selftest.checked_validations(reference) == [ValidationRef("step 2", "R1"), ValidationRef("post 1", "")]
+
+
+def test_an_outcome_other_than_fail_says_why_briefly() -> None:
+    assert attempt("m", "step 4", {"verdict": "PASS", "reason": "ignored"}).outcome() == "PASS"
+    long_reason = "no result recorded " * 20
+    shown = attempt("m", "step 4", {"verdict": "ERROR", "reason": long_reason}).outcome()
+    assert shown.startswith("ERROR (no result recorded") and shown.endswith("…)") and len(shown) < 140
+
+
+# --- the whole run, with a fake pytest runner ----------------------------------------------------------------
+
+def test_run_proves_through_rounds_and_faults_with_a_fake_runner(tmp_path: Path) -> None:
+    """The reference run's checks and trace become mutants; each round's mutations file reaches the runner;
+    the fake SUT FAILs at step 2 only under the step-2 mutant, and the fault FAILs at post 1."""
+    calls: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    reference = {
+        "verdict": "PASS",
+        "checks": [
+            check("BootNotification", "CALL", {"reason": {"op": "equals", "value": "PowerUp"}}, "step 2"),
+            check("BootNotification", "CALL", {"chargingStation.model": {"op": "equals", "value": "M"}}, "step 3"),
+            {"validation": "post 1", "requirement": "", "step": "post", "held": True},
+        ],
+    }
+
+    def runner(role: str, faults: Sequence[str], cases: Sequence[str], report_dir: Path, extra: Sequence[str]) -> RunOutcome:
+        calls.append((role, tuple(faults), tuple(cases), tuple(extra)))
+        if faults:
+            return RunOutcome({c: {"verdict": "FAIL", "validation": "post 1"} for c in cases}, ())
+        if not extra:
+            (report_dir / "traces").mkdir(parents=True)
+            line = json.dumps({"direction": "cs-to-csms", "messageType": "CALL", "action": "BootNotification", "payload": BOOT})
+            (report_dir / "traces" / "TC_FAKE_CS.jsonl").write_text(line + "\n", encoding="utf-8")
+            return RunOutcome({c: reference for c in cases}, ())
+        mutations = json.loads(Path(extra[1]).read_text(encoding="utf-8"))
+        aimed = {m["case"]: m["path"] for m in mutations}
+        return RunOutcome({c: {"verdict": "FAIL", "validation": "step 2"} if aimed[c] == "reason" else {"verdict": "PASS"} for c in cases}, ())
+
+    report = selftest.run({"cs": ["TC_FAKE_CS"]}, {"cs": {"fault": _Fault((("TC_FAKE_CS", "post 1"),))}}, runner, tmp_path)
+    assert report.mutants_run == 2 and report.faults_run == 1 and not report.ok
+    assert sorted(call[1] for call in calls) == [(), (), (), ("fault",)]
+    assert all(call[3][:1] == ("--ocpp-mutations",) for call in calls if not call[1] and call[3])
+    (case,) = report.cases
+    by_id = {v["id"]: v for v in case["validations"]}
+    assert by_id["step 2"]["killed_by"] == ["TC_FAKE_CS/step 2/reason=ApplicationReset"]
+    assert by_id["post 1"]["killed_by"] == ["fault"] and not by_id["step 3"]["proven"]
+    assert by_id["step 3"]["note"] == "TC_FAKE_CS/step 3/chargingStation.model=MX: PASS"
+    assert report.validations_source == "reference checks"
+    assert report.as_json()["cases"][0]["reference"] == "PASS"
+    assert "proven 2/3  unproven: step 3" in selftest.text(report)
