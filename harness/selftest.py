@@ -8,8 +8,9 @@ breaks it. The self-test therefore
 2. derives *mutants* from those checks: for each field expectation, one schema-valid value (or deletion) of
    that field in that frame which the expectation rejects — a wire-level fault the reference SUT injects into
    the frames it sends (:mod:`harness.reference.mutations`), scoped to one case;
-3. runs the mutants in *rounds* (round i carries the i-th mutant of every case at once, since a mutation only
-   acts inside its own case) and each named behaviour fault of the reference SUT against the cases it targets;
+3. runs the mutants, and the wire faults of the fault table (:mod:`harness.reference.faults`) windowed to each
+   case they target, in *rounds*: round i carries the i-th of them for every case at once, since a mutation
+   only acts inside its own case; each behaviour fault (process-wide) runs once against the cases it targets;
 4. judges: a validation is proven when some mutant or fault made its case FAIL *at that validation* — a FAIL
    elsewhere, a PASS, an INCONCLUSIVE or an ERROR proves nothing about it.
 
@@ -74,6 +75,21 @@ class Mutant:
             occurrence=self.occurrence, path=self.path, value=self.value,
         )
         return dict(mutation.as_json())
+
+    def probe(self) -> Probe:
+        return Probe(self.name, self.case, (self.validation,), (self.as_mutation(),))
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One case-scoped change of the reference's frames a round carries: a generated mutant, or a wire fault
+    of the fault table windowed to one case; ``targets`` are the validation ids of that case it aims at."""
+
+    name: str
+    case: str
+    targets: tuple[str, ...]
+    mutations: tuple[Mapping[str, Any], ...]
+    fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -464,11 +480,11 @@ def _unique_names(mutants: Sequence[Mutant]) -> list[Mutant]:
     return [replace(mutant, name=f"{mutant.name}@{mutant.occurrence}") if counts[mutant.name] > 1 else mutant for mutant in mutants]
 
 
-def rounds(mutants_by_case: Mapping[str, Sequence[Mutant]]) -> list[dict[str, Mutant]]:
-    """Round i holds the i-th mutant of every case that has one: mutations act only inside their own case,
-    so one pytest run can carry one mutant per case."""
-    depth = max((len(mutants) for mutants in mutants_by_case.values()), default=0)
-    return [{case: mutants[i] for case, mutants in mutants_by_case.items() if i < len(mutants)} for i in range(depth)]
+def rounds(probes_by_case: Mapping[str, Sequence[Probe]]) -> list[dict[str, Probe]]:
+    """Round i holds the i-th probe of every case that has one: mutations act only inside their own case,
+    so one pytest run can carry one probe per case."""
+    depth = max((len(probes) for probes in probes_by_case.values()), default=0)
+    return [{case: probes[i] for case, probes in probes_by_case.items() if i < len(probes)} for i in range(depth)]
 
 
 # --- judging --------------------------------------------------------------------------------------------
@@ -564,10 +580,25 @@ Runner = Callable[[str, Sequence[str], Sequence[str], Path, Sequence[str]], RunO
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """A named behaviour fault and what it must break: (case, validation) pairs; none known: every case."""
+    """A named fault and what it must break: (case, validation) pairs, none known: every case. A wire fault
+    (``windowed`` gives its mutations, as data, within one case) rides in the rounds; a behaviour fault is
+    process-wide and gets a run of its own."""
 
     name: str
     targets: tuple[tuple[str, str], ...]
+    windowed: Callable[[str], tuple[Mapping[str, Any], ...]] | None = None
+
+    def aimed(self, cases: Sequence[str]) -> list[str]:
+        """The selected cases it targets, in target order; every selected case when it declares none."""
+        return [c for c in dict.fromkeys(case for case, _ in self.targets) if c in cases] if self.targets else list(cases)
+
+    def validations(self, case: str) -> tuple[str, ...]:
+        return tuple(validation for target, validation in self.targets if target == case)
+
+    def probes(self, cases: Sequence[str]) -> list[Probe]:
+        if self.windowed is None:
+            return []
+        return [Probe(self.name, c, self.validations(c), self.windowed(c), fault=True) for c in self.aimed(cases)]
 
 
 @dataclass(frozen=True)
@@ -576,7 +607,7 @@ class Job:
     name: str
     cases: tuple[str, ...]
     fault: str | None = None
-    mutants: tuple[Mutant, ...] = ()
+    probes: tuple[Probe, ...] = ()
 
 
 @dataclass
@@ -598,9 +629,17 @@ class Report:
 
 
 def fault_plans(faults: Mapping[str, Any]) -> list[FaultPlan]:
-    """The fault table as plans: a fault entry with ``targets`` ((case, validation), ...) is aimed; an entry
-    without (a plain description) is run against every case of its role."""
-    return [FaultPlan(name, tuple((str(c), str(v)) for c, v in getattr(entry, "targets", ()) or ())) for name, entry in faults.items()]
+    """The fault table (harness.reference.faults ``Fault`` by name) as plans: ``targets`` ((case, validation),
+    ...) aim a fault, its ``mutations`` make it a wire fault; an entry without targets (a plain description)
+    runs against every case of its role."""
+    return [_fault_plan(name, entry) for name, entry in faults.items()]
+
+
+def _fault_plan(name: str, entry: Any) -> FaultPlan:
+    targets = tuple((str(c), str(v)) for c, v in getattr(entry, "targets", ()) or ())
+    if not (targets and getattr(entry, "mutations", ())):
+        return FaultPlan(name, targets)
+    return FaultPlan(name, targets, lambda case: tuple(dict(m.as_json()) for m in entry.windowed(case)))
 
 
 def part6_validations(case_id: str) -> list[ValidationRef] | None:
@@ -623,28 +662,35 @@ def checked_validations(reference: Mapping[str, Any]) -> list[ValidationRef]:
 
 
 def fault_jobs(role: str, cases: Sequence[str], plans: Sequence[FaultPlan]) -> list[Job]:
-    """One process per fault, running only the selected cases it targets (all of them when it declares none)."""
-    jobs = []
+    """One process per behaviour fault, running only the selected cases it targets."""
+    jobs = [Job(role, plan.name, tuple(plan.aimed(cases)), fault=plan.name) for plan in plans if plan.windowed is None]
+    return [job for job in jobs if job.cases]
+
+
+def probes_by_case(cases: Sequence[str], mutants_by_case: Mapping[str, Sequence[Mutant]], plans: Sequence[FaultPlan]) -> dict[str, list[Probe]]:
+    """Per case, the wire faults aimed at it, then its generated mutants."""
+    found: dict[str, list[Probe]] = {case: [] for case in cases}
     for plan in plans:
-        aimed = [c for c in dict.fromkeys(case for case, _ in plan.targets) if c in cases] if plan.targets else list(cases)
-        if aimed:
-            jobs.append(Job(role, plan.name, tuple(aimed), fault=plan.name))
-    return jobs
+        for probe in plan.probes(cases):
+            found[probe.case].append(probe)
+    for case, mutants in mutants_by_case.items():
+        found[case] += [mutant.probe() for mutant in mutants]
+    return {case: probes for case, probes in found.items() if probes}
 
 
-def round_jobs(role: str, mutants_by_case: Mapping[str, Sequence[Mutant]]) -> list[Job]:
+def round_jobs(role: str, probes: Mapping[str, Sequence[Probe]]) -> list[Job]:
     return [
-        Job(role, f"{role}-round-{i}", tuple(chosen), mutants=tuple(chosen.values()))
-        for i, chosen in enumerate(rounds(mutants_by_case), start=1)
+        Job(role, f"round-{i}", tuple(chosen), probes=tuple(chosen.values()))
+        for i, chosen in enumerate(rounds(probes), start=1)
     ]
 
 
 def attempts_of(job: Job, outcome: RunOutcome, plans: Mapping[str, FaultPlan]) -> list[Attempt]:
-    """What each case of a job's run tells: a fault's name per case, or the case's own mutant of the round."""
+    """What each case of a job's run tells: a behaviour fault's name per case, or the case's probe of the round."""
     if job.fault is not None:
-        targets = plans[job.fault].targets
-        return [Attempt(job.fault, c, tuple(v for tc, v in targets if tc == c), outcome.results[c]) for c in job.cases]
-    return [Attempt(m.name, m.case, (m.validation,), outcome.results[m.case]) for m in job.mutants]
+        plan = plans[job.fault]
+        return [Attempt(job.fault, c, plan.validations(c), outcome.results[c]) for c in job.cases]
+    return [Attempt(p.name, p.case, p.targets, outcome.results[p.case]) for p in job.probes]
 
 
 def run(
@@ -661,15 +707,16 @@ def run(
         references = dict(zip(roles, pool.map(lambda r: runner(r, [], cases_by_role[r], work / f"{r}-reference", []), roles)))
         generated = {r: _generate(r, cases_by_role[r], references[r], work / f"{r}-reference", schemas) for r in roles}
         plans = {r: {p.name: p for p in fault_plans(faults_by_role.get(r, {}))} for r in roles}
-        jobs = [j for r in roles for j in round_jobs(r, generated[r][0]) + fault_jobs(r, cases_by_role[r], list(plans[r].values()))]
+        probes = {r: probes_by_case(cases_by_role[r], generated[r][0], list(plans[r].values())) for r in roles}
+        jobs = [j for r in roles for j in round_jobs(r, probes[r]) + fault_jobs(r, cases_by_role[r], list(plans[r].values()))]
         outcomes = list(pool.map(lambda job: _run_job(job, runner, work), jobs))
     attempts = [a for job, outcome in zip(jobs, outcomes) for a in attempts_of(job, outcome, plans[job.role])]
     source, cases = _judge_all(cases_by_role, references, generated, attempts)
     errors = [f"{r} reference: {e}" for r in roles for e in references[r].harness_errors]
     errors += [f"{job.name}: {e}" for job, outcome in zip(jobs, outcomes) for e in outcome.harness_errors]
     ok = not errors and all(case_ok(c) for c in cases)
-    mutants_run = sum(len(job.mutants) for job in jobs)
-    faults_run = sum(1 for job in jobs if job.fault)
+    mutants_run = sum(1 for job in jobs for probe in job.probes if not probe.fault)
+    faults_run = sum(len(job.cases) for job in jobs if job.fault) + sum(1 for job in jobs for probe in job.probes if probe.fault)
     return Report(ok, time.monotonic() - started, mutants_run, faults_run, cases, errors, source, work)
 
 
@@ -702,14 +749,14 @@ def read_trace(path: Path) -> list[dict[str, Any]]:
 
 
 def _run_job(job: Job, runner: Runner, work: Path) -> RunOutcome:
-    """One fault or round; a harness failure of the run becomes ERROR results, so the others still count."""
+    """One behaviour fault or round; a harness failure of the run becomes ERROR results, so the others still count."""
     folder = work / f"{job.role}-{job.name}"
     folder.mkdir(parents=True, exist_ok=True)
     extra: list[str] = []
     try:
-        if job.mutants:
+        if job.probes:
             mutations = folder / "mutations.json"
-            mutations.write_text(json.dumps([m.as_mutation() for m in job.mutants], indent=2), encoding="utf-8")
+            mutations.write_text(json.dumps([m for p in job.probes for m in p.mutations], indent=2), encoding="utf-8")
             extra = ["--ocpp-mutations", str(mutations)]
         return runner(job.role, [job.fault] if job.fault else [], job.cases, folder, extra)
     except Exception as error:  # any failure to run is the harness's, reported with the job it hit

@@ -13,7 +13,7 @@ import pytest
 from harness import selftest
 from harness.core.schemas import Kind, ocpp201
 from harness.results import RunOutcome
-from harness.selftest import Attempt, Edit, FaultPlan, Job, Mutant, Unbroken, ValidationRef
+from harness.selftest import Attempt, Edit, FaultPlan, Job, Mutant, Probe, Unbroken, ValidationRef
 
 SET_VARIABLES = {
     "setVariableResult": [
@@ -194,28 +194,59 @@ def test_case_mutants_skip_checks_without_fields_dedupe_and_name_occurrences_apa
     assert [u.validation for u in unbroken] == ["step 7"] and "not in the reference trace" in unbroken[0].reason
 
 
-def test_rounds_carry_one_mutant_per_case() -> None:
-    a = [Mutant(f"a{i}", "A", "step 1", "CALL", "Heartbeat", 1, "delete", "x") for i in range(3)]
-    b = [Mutant("b0", "B", "step 1", "CALL", "Heartbeat", 1, "delete", "x")]
-    made = selftest.rounds({"A": a, "B": b})
+def probe(name: str, case: str, fault: bool = False) -> Probe:
+    return Probe(name, case, ("step 1",), ({"name": name, "case": case},), fault)
+
+
+def test_rounds_carry_one_probe_per_case() -> None:
+    a = [probe(f"a{i}", "A") for i in range(3)]
+    made = selftest.rounds({"A": a, "B": [probe("b0", "B")]})
     assert [sorted(r) for r in made] == [["A", "B"], ["A"], ["A"]]
     assert made[0]["B"].name == "b0" and made[2]["A"].name == "a2"
-    assert [job.cases for job in selftest.round_jobs("cs", {"A": a, "B": b})] == [("A", "B"), ("A",), ("A",)]
+    jobs = selftest.round_jobs("cs", {"A": a, "B": [probe("b0", "B")]})
+    assert [(job.name, job.cases) for job in jobs] == [("round-1", ("A", "B")), ("round-2", ("A",)), ("round-3", ("A",))]
 
 
 class _Fault:
-    def __init__(self, targets: tuple[tuple[str, str], ...]) -> None:
+    """A fault table entry as harness.reference.faults has it (targets, wire mutations windowed to a case)."""
+
+    def __init__(self, targets: tuple[tuple[str, str], ...], mutations: tuple[str, ...] = ()) -> None:
         self.targets = targets
+        self.mutations = mutations
+
+    def windowed(self, case: str) -> tuple[Any, ...]:
+        return tuple(_Wire({"name": m, "case": case}) for m in self.mutations)
 
 
-def test_a_fault_runs_only_against_the_selected_cases_it_targets() -> None:
+class _Wire:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def as_json(self) -> dict[str, Any]:
+        return self.data
+
+
+def test_a_behaviour_fault_runs_alone_against_the_selected_cases_it_targets() -> None:
     plans = selftest.fault_plans({
         "aimed": _Fault((("A", "step 2"), ("B", "post 1"), ("Z", "step 1"))),
         "elsewhere": _Fault((("Z", "step 1"),)),
+        "wire": _Fault((("A", "step 2"),), ("wire:Heartbeat",)),
         "old style": "B01.FR.02: a description without targets",
     })
     jobs = selftest.fault_jobs("cs", ["A", "B", "C"], plans)
     assert [(j.name, j.cases, j.fault) for j in jobs] == [("aimed", ("A", "B"), "aimed"), ("old style", ("A", "B", "C"), "old style")]
+
+
+def test_a_wire_fault_rides_in_the_rounds_windowed_to_each_case_it_targets() -> None:
+    plans = selftest.fault_plans({"wire": _Fault((("A", "step 2"), ("B", "post 1"), ("A", "step 3")), ("w:Heartbeat", "w:StatusNotification"))})
+    mutant = Mutant("A/step 9/x=1", "A", "step 9", "CALL", "Heartbeat", 1, "set", "x", 1)
+    by_case = selftest.probes_by_case(["A", "B", "C"], {}, plans)
+    assert list(by_case) == ["A", "B"]
+    (wire_a,) = by_case["A"]
+    assert wire_a.fault and wire_a.targets == ("step 2", "step 3")
+    assert wire_a.mutations == ({"name": "w:Heartbeat", "case": "A"}, {"name": "w:StatusNotification", "case": "A"})
+    assert selftest.fault_jobs("cs", ["A", "B"], plans) == []
+    assert mutant.probe().targets == ("step 9",) and mutant.probe().mutations[0]["path"] == "x"
 
 
 def test_attempts_give_each_case_of_a_fault_run_its_own_targets() -> None:
@@ -314,18 +345,19 @@ def test_run_proves_through_rounds_and_faults_with_a_fake_runner(tmp_path: Path)
             (report_dir / "traces" / "TC_FAKE_CS.jsonl").write_text(line + "\n", encoding="utf-8")
             return RunOutcome({c: reference for c in cases}, ())
         mutations = json.loads(Path(extra[1]).read_text(encoding="utf-8"))
-        aimed = {m["case"]: m["path"] for m in mutations}
+        aimed = {m["case"]: m.get("path") for m in mutations}
         return RunOutcome({c: {"verdict": "FAIL", "validation": "step 2"} if aimed[c] == "reason" else {"verdict": "PASS"} for c in cases}, ())
 
-    report = selftest.run({"cs": ["TC_FAKE_CS"]}, {"cs": {"fault": _Fault((("TC_FAKE_CS", "post 1"),))}}, runner, tmp_path)
-    assert report.mutants_run == 2 and report.faults_run == 1 and not report.ok
-    assert sorted(call[1] for call in calls) == [(), (), (), ("fault",)]
+    faults = {"fault": _Fault((("TC_FAKE_CS", "post 1"),)), "wire": _Fault((("TC_FAKE_CS", "step 3"),), ("wire:Boot",))}
+    report = selftest.run({"cs": ["TC_FAKE_CS"]}, {"cs": faults}, runner, tmp_path)
+    assert report.mutants_run == 2 and report.faults_run == 2 and not report.ok
+    assert sorted(call[1] for call in calls) == [(), (), (), (), ("fault",)]
     assert all(call[3][:1] == ("--ocpp-mutations",) for call in calls if not call[1] and call[3])
     (case,) = report.cases
     by_id = {v["id"]: v for v in case["validations"]}
     assert by_id["step 2"]["killed_by"] == ["TC_FAKE_CS/step 2/reason=ApplicationReset"]
     assert by_id["post 1"]["killed_by"] == ["fault"] and not by_id["step 3"]["proven"]
-    assert by_id["step 3"]["note"] == "TC_FAKE_CS/step 3/chargingStation.model=MX: PASS"
+    assert by_id["step 3"]["note"] == "wire: PASS; TC_FAKE_CS/step 3/chargingStation.model=MX: PASS"
     assert report.validations_source == "reference checks"
     assert report.as_json()["cases"][0]["reference"] == "PASS"
     assert "proven 2/3  unproven: step 3" in selftest.text(report)
