@@ -1,9 +1,9 @@
 """The rules that hold in every case, as monitors over the trace (Part 6 §2.1 / §3.1, Part 2, Part 4).
 
 Part 6 §2.1 lists "General tool rules/validations" for every Charging Station case, §3.1 for every CSMS
-case, and Part 2 and Part 4 state rules no single case checks. A monitor
-is fed the case's trace records (:mod:`harness.trace`) one by one, in the order the harness saw them, and
-answers each with the violations that record reveals. It keeps what it needs of the past, does no I/O and
+case, and Part 2 and Part 4 state rules no single case checks. A monitor is fed the case's trace records
+(:mod:`harness.trace`) one by one, in the order the harness saw them, and answers each with the
+violations that record reveals. It keeps what it needs of the past, does no I/O and
 knows nothing of asyncio or pytest, so the same monitors judge a running case (``feed`` per frame) and a
 trace file read back later (:func:`check_trace`). What can only be judged once nothing more can come (a
 seqNo gap may still be filled by a queued event; a transaction may still send its Started) is answered by
@@ -32,7 +32,7 @@ Part 2 §3.1 dateTime        Part 2 §3.1          both   a date-time field (per
                                                         startPeriod (Part 6 §2.1 and §3.1)
 §3.1 phaseToUse             K01.FR.19            csms   a SetChargingProfileRequest sets phaseToUse where
                                                         numberPhases is not 1
-§2.1 firmware requestId     L01.FR.10            cs     a FirmwareStatusNotification (not Idle) lacks the
+§2.1 firmware requestId     L01.FR.10            cs     a FirmwareStatusNotification (not Idle) has not the
                                                         requestId of the accepted UpdateFirmwareRequest
 B02 Pending                 B02.FR.02            cs     while Pending, a CALL other than BootNotification or a
                                                         message the CSMS asked for
@@ -41,7 +41,8 @@ B03 Rejected                B03.FR.02            cs     while Rejected, a CALL o
 
 ``FR.01`` is Part 2 §3 "Generic requirements", Table 10. The Part 4 and Part 2 §3.1 rules have no Part 2 id.
 
-Not here: the §2.1 bullets that need a case's context (RemoteStart after Authorized remote, stoppedReason
+Events the monitors read: "connection closed" (ends what waited on that connection) and "manual action"
+``plug_in`` / ``unplug`` (the EV connected or gone). Not here: the §2.1 bullets that need a case's context (RemoteStart after Authorized remote, stoppedReason
 after StopAuthorized local, the 4 s time deviation, NoAuthorization) stay with the cases and states.
 """
 
