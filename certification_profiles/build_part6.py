@@ -218,7 +218,11 @@ def attach_note(steps: list[dict], text: str) -> None:
 
 
 def validations_of(table: RawTable) -> list[dict]:
-    """One validation per '* Step N:' bullet; ids get the Main part's name only when step numbers repeat."""
+    """One validation per '* Step N:' bullet; ids get the Main part's name only when step numbers repeat.
+
+    An empty bullet directly followed by one for the same step is the conversion doubling it and is dropped;
+    a step with two real bullets (two checks) gets "step 1", "step 1 (2)".
+    """
     found: list[tuple[str, str, str]] = []
     for part, text in table.validation_blocks:
         flat = squash(text)
@@ -228,13 +232,17 @@ def validations_of(table: RawTable) -> list[dict]:
         for bullet, following in zip(bullets, [*bullets[1:], None]):
             text = flat[bullet.end():following.start() if following else len(flat)].strip()
             found.append((part, bullet.group(1) or bullet.group(2), text))
+    found = [item for item, following in zip(found, [*found[1:], None])
+             if item[2] or following is None or following[1] != item[1]]
     numbers = [number for _part, number, _text in found]
     prefixed = len(set(numbers)) != len(numbers)
-    return [
-        {"id": f"{part} step {number}" if prefixed and part else f"step {number}", "step": number, "text": text,
-         "requirement": "", "note": ""}
-        for part, number, text in found
-    ]
+    validations: list[dict] = []
+    for part, number, text in found:
+        base = f"{part} step {number}" if prefixed and part else f"step {number}"
+        repeat = sum(1 for validation in validations if validation["id"].split(" (")[0] == base)
+        validations.append({"id": f"{base} ({repeat + 1})" if repeat else base, "step": number, "text": text,
+                            "requirement": "", "note": ""})
+    return validations
 
 
 def post_validations_of(text: str | None) -> list[dict]:

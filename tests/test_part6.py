@@ -116,6 +116,13 @@ def test_multi_step_validation_bullets_keep_their_numbers() -> None:
     assert "step 3/6/9" in [validation.id for validation in case_table("TC_A_23_CS").validations]
 
 
+def test_validation_ids_are_unique_in_every_table() -> None:
+    for table in load_part6().values():
+        ids = [validation.id for validation in table.all_validations]
+        assert len(set(ids)) == len(ids), table.id
+    assert [validation.id for validation in case_table("TC_C_26_CS").validations] == ["step 1", "step 1 (2)"]
+
+
 @pytest.mark.skipif(not (SPEC / "OCPP-2.0.1_edition3_part6-testcases.md").exists(), reason="no Part 6 source")
 def test_build_is_reproducible() -> None:
     sys.path.insert(0, str(PROFILES))
