@@ -20,6 +20,7 @@ from harness.matching import _TOKEN, mismatches
 
 MESSAGE_TYPES = {"CALL": 2, "CALLRESULT": 3}
 """The frames a SUT sends that a mutation may aim at, with their OCPP-J MessageTypeId (Part 4 §4.1.3)."""
+CALLERROR = 4
 EDITS = ("set", "delete")
 """Operations that change the payload; they need a ``path``."""
 OPS = (*EDITS, "drop", "delay", "duplicate", "reorder")
@@ -142,8 +143,9 @@ def reply_to(text: str | bytes) -> str | None:
         array = json.loads(text)
     except (ValueError, TypeError):
         return None
-    answers = isinstance(array, list) and len(array) >= 3 and array[0] in (3, 4) and isinstance(array[1], str)
-    return array[1] if answers else None
+    if not isinstance(array, list) or len(array) < 3 or not isinstance(array[1], str):
+        return None
+    return array[1] if array[0] in (MESSAGE_TYPES["CALLRESULT"], CALLERROR) else None
 
 
 class Mutator:
