@@ -78,7 +78,7 @@ class PromptDriver:
         self._read_line = read_line or _read_stdin_line
 
     async def perform(self, action: Action) -> ActionResult:
-        suffix = "Answer y or n, then Enter" if action.is_question else "Press Enter when done"
+        suffix = "Answer y, n or ? (cannot check), then Enter" if action.is_question else "Press Enter when done"
         print(f"\n>>> MANUAL ACTION: {action.instruction}\n    {suffix}.", file=sys.stderr, flush=True)
         countdown = asyncio.create_task(_count_down(self.timeout))
         try:
@@ -89,6 +89,8 @@ class PromptDriver:
         finally:
             countdown.cancel()
         if action.is_question:
+            if answer not in ("y", "yes", "n", "no"):
+                raise ActionUnavailable(f"the operator cannot check {action.name!r} (answered {answer!r})")
             return ActionResult(confirmed=answer in ("y", "yes"))
         return ActionResult()
 
@@ -149,7 +151,7 @@ class HookDriver:
             process.kill()
             raise ActionUnavailable(f"hook for {action.name!r} did not finish within {self.timeout:.0f} s") from None
         if action.is_question:
-            return ActionResult(confirmed=status == 0)
+            return ActionResult(confirmed=_command_answer(action, status))
         if status != 0:
             raise ActionUnavailable(f"hook for {action.name!r} exited with status {status}")
         return ActionResult()
@@ -165,7 +167,19 @@ class HookDriver:
         except (urllib.error.URLError, TimeoutError) as error:
             raise ActionUnavailable(f"webhook for {action.name!r} failed: {error}") from None
         confirmed = json.loads(text).get("confirmed")
+        if action.is_question and confirmed is None:
+            raise ActionUnavailable(f"the webhook cannot check {action.name!r} (no true/false in its answer)")
         return ActionResult(confirmed=bool(confirmed) if action.is_question else None)
+
+
+QUESTION_EXIT_STATUS = {0: True, 1: False}
+"""A question hook's exit status: 0 yes, 1 no; any other status means it cannot check (INCONCLUSIVE)."""
+
+
+def _command_answer(action: Action, status: int) -> bool:
+    if status not in QUESTION_EXIT_STATUS:
+        raise ActionUnavailable(f"the hook for {action.name!r} cannot check (exit status {status}; 0 = yes, 1 = no)")
+    return QUESTION_EXIT_STATUS[status]
 
 
 class Performer(Protocol):

@@ -81,6 +81,8 @@ class Case:
         self.cleanups: list[Callable[[], Awaitable[None]]] = []
         self.trace = Trace(self.info.id, identity=self.config.identity)
         self.received: list[Received] = []
+        self.blocked: BaseException | None = None
+        """Set before the case runs when it must not (a configuration ERROR, an unrestored SUT)."""
         self.checks: list[dict[str, Any]] = []
         """Every named validation evaluated, in order (see :meth:`verify`)."""
         self.current_step = StepRef()
@@ -202,6 +204,21 @@ class Case:
                 ) from None
         return calls
 
+    async def wait_until(self, condition: Callable[[], bool], what: str, timeout: float | None = None, requirement: str = "") -> None:
+        """Until ``condition()`` holds — re-checked at every frame and connection event; FAIL (SutTimeout)
+        saying ``what`` did not happen when the deadline passes."""
+        timeout = self.config.timeouts.message if timeout is None else timeout
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    changed = self._changed
+                    self._raise_pending()
+                    if condition():
+                        return
+                    await changed.wait()
+        except TimeoutError:
+            raise SutTimeout(f"{what} did not happen within {timeout:.0f} s", self.current_step, self.requirement_for(requirement)) from None
+
     def clock(self) -> float:
         """Seconds on the event loop's monotonic clock, to measure the SUT's timing."""
         return asyncio.get_running_loop().time()
@@ -283,6 +300,8 @@ class Case:
     ) -> CallResult | CallError:
         """Send a CALL and return whatever the SUT answered, CALLERROR included, for steps that expect one."""
         self._raise_pending()
+        if action == "SetVariables" and self.info.role == "cs":
+            await self._read_before_write(payload)
         timeout = self.config.timeouts.response if timeout is None else timeout
         connection = await self.connection()
         try:
@@ -298,6 +317,21 @@ class Case:
         self._raise_pending()
         assert isinstance(answer.frame, (CallResult, CallError)), "the RPC endpoint resolves a CALL with its answer"
         return answer.frame
+
+    async def _read_before_write(self, payload: dict[str, Any]) -> None:
+        """Read the variables a SetVariables is about to change whose value the harness does not know yet,
+        so that the restore after the case can put them back (Part 6 §2.1: the next case starts from the
+        station's own configuration)."""
+        model = self.link.model
+        unknown = [
+            {"component": item["component"], "variable": item["variable"]}
+            for item in payload.get("setVariableData", [])
+            if item.get("attributeType", "Actual") == "Actual"
+            and (item["component"]["name"], item["variable"]["name"]) not in {**model.variables, **model.changed}
+        ]
+        if unknown:
+            self.trace.event("harness reads the values it is about to change, to put them back after the case")
+            await self.call_answer("GetVariables", {"getVariableData": unknown})
 
     async def drop_connection(self) -> Connection:
         """Close the WebSocket from the harness's side (a connection loss, as the SUT sees it)."""

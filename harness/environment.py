@@ -10,19 +10,20 @@ starts, so a bad certificate file is a configuration ERROR before any case runs.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import restore
 from harness.actions import ActionDriver, HookDriver, PromptDriver, ReferenceDriver
 from harness.case import Case, CaseInfo, StepObserver
 from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.fake_station import SimulatedStation
 from harness.responders import csms_defaults, station_defaults
-from harness.verdicts import HarnessError
+from harness.verdicts import HarnessError, Inconclusive
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Environment:
     actions: ActionDriver
     reference: Any = None
     station: SimulatedStation | None = None
+    blocked: BaseException | None = None
+    """Why cases cannot run as they should: the prelude's configuration ERROR, or a failed restore."""
+    _prelude_done: bool = False
 
     @classmethod
     async def start(cls, config: SutConfig) -> Environment:
@@ -67,6 +71,37 @@ class Environment:
 
     def end_case(self) -> None:
         self.link.attach(None)
+
+    async def before_case(self) -> BaseException | None:
+        """Bring the SUT to Part 6 §2.1's general preconditions before a case (the prelude the first time,
+        a retried restore after one that failed); returns what the case must end with instead of running
+        (an ERROR for a configuration at fault, INCONCLUSIVE for a SUT that cannot be restored)."""
+        if not self._prelude_done:
+            self._prelude_done = True
+            await self._housekeeping("Prelude: the SUT is connected and Accepted", _PRELUDES[self.config.role])
+        elif isinstance(self.blocked, Inconclusive):
+            await self._housekeeping("Restore before the case", _RESTORES[self.config.role])
+        self.link.model.begin_case()
+        return self.blocked
+
+    async def after_case(self, case_id: str) -> None:
+        """Pass or fail, give the next case the general preconditions back (traced in the session trace)."""
+        if isinstance(self.blocked, HarnessError):
+            return
+        await self._housekeeping(f"Restore after {case_id}", _RESTORES[self.config.role])
+
+    async def _housekeeping(self, title: str, work: Callable[[Case], Awaitable[None]]) -> None:
+        try:
+            failed = await restore.housekeeping(self, title, work)
+        except HarnessError as error:
+            self.blocked = error
+            return
+        except Exception as error:  # a harness bug in the restore: the cases after it cannot be trusted
+            self.blocked = HarnessError(f"{title} failed in the harness: {type(error).__name__}: {error}")
+            return
+        self.blocked = None if failed is None else Inconclusive(
+            f"the SUT is not at the general preconditions of Part 6 §2.1 ({title.lower()}: {failed})"
+        )
 
 
 def _action_driver(config: SutConfig, reference: Any) -> ActionDriver:
@@ -186,21 +221,12 @@ async def _start_as_csms(config: SutConfig) -> Environment:
             )
             reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations)
             await reference.start()
-            await _reference_booted(idle, config)
         return Environment(config, link, _action_driver(config, reference), reference)
     except BaseException:
         if reference is not None:
             await reference.stop()
         await link.stop()
         raise
-
-
-async def _reference_booted(idle: Answering, config: SutConfig) -> None:
-    """The general precondition "Charging Station is Accepted by the CSMS", for the reference station."""
-    try:
-        await idle.wait_for("BootNotification", config.timeouts.message)
-    except TimeoutError:
-        raise HarnessError("the reference Charging Station did not boot") from None
 
 
 async def _start_as_station(config: SutConfig) -> Environment:
@@ -237,3 +263,14 @@ async def _start_as_station(config: SutConfig) -> Environment:
         if reference is not None:
             await reference.stop()
         raise
+
+
+async def _csms_restore(case: Case) -> None:
+    """CSMS under test: the harness's station is connected and Accepted again."""
+    from harness.states.csms import ensure_booted
+
+    await ensure_booted(case)
+
+
+_PRELUDES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.station_prelude, "csms": restore.csms_prelude}
+_RESTORES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.restore_station, "csms": _csms_restore}

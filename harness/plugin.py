@@ -27,6 +27,7 @@ from harness import config as sut_config
 from harness.case import Case, CaseInfo, StepObserver
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
+from harness.roles import FakeCsms, FakeStation
 from harness.pics import identifiers
 from harness.reference.mutations import Mutation
 from harness.reference.mutations import load as load_mutations
@@ -128,10 +129,24 @@ def pytest_report_header(config: pytest.Config) -> str:
 async def ocpp_environment(pytestconfig: pytest.Config) -> AsyncIterator[Environment]:
     """The harness's role and, for the reference, the SUT: started once for the session."""
     environment = await Environment.start(_sut_config(pytestconfig))
+    _say_where(pytestconfig, environment)
     try:
         yield environment
     finally:
+        environment.link.session.write(report_dir(pytestconfig) / "traces")
         await environment.stop()
+
+
+def _say_where(config: pytest.Config, environment: Environment) -> None:
+    """Tell the operator where the harness listens (role cs) or what it connects to (role csms)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    link = environment.link
+    if reporter is None:
+        return
+    if isinstance(link, FakeCsms):
+        reporter.write_line(f"ocpp-conformance: the harness (CSMS) listens at {link.url}/{environment.config.identity}")
+    elif isinstance(link, FakeStation):
+        reporter.write_line(f"ocpp-conformance: the harness (Charging Station) connects to {link.station.url}")
 
 
 def report_dir(config: pytest.Config) -> Path:
@@ -157,7 +172,9 @@ async def case(
         raise HarnessError("the 'case' fixture is for functions decorated with @testcase")
     info: CaseInfo = marker.args[0]
     _label_allure(info, ocpp_environment)
+    blocked = await ocpp_environment.before_case()
     running = ocpp_environment.new_case(info, _AllureSteps())
+    running.blocked = blocked
     request.node.stash[_CASE_KEY] = running
     running.trace.event("case started", case=info.id, title=info.title)
     try:
@@ -166,6 +183,7 @@ async def case(
         _write_evidence(running, ocpp_report_dir)
     finally:
         ocpp_environment.end_case()
+        await ocpp_environment.after_case(info.id)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -24,8 +24,8 @@ def testcase(
     session_loop = pytest.mark.asyncio(loop_scope="session")
 
     def mark(function: Callable[..., Any]) -> Callable[..., Any]:
-        with_preconditions = _after_general_preconditions(function) if role == "cs" else function
-        return session_loop(case_marker(allure.title(f"{case_id} {title}")(with_preconditions)))
+        ready = _when_ready(_after_general_preconditions(function) if role == "cs" else function)
+        return session_loop(case_marker(allure.title(f"{case_id} {title}")(ready)))
 
     return mark
 
@@ -39,6 +39,18 @@ def _after_general_preconditions(function: Callable[..., Any]) -> Callable[..., 
         await function(case)
 
     return case_with_preconditions
+
+
+def _when_ready(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A case the prelude or the restore blocked ends with that reason (ERROR or INCONCLUSIVE) at once."""
+
+    @functools.wraps(function)
+    async def case_when_ready(case: Case) -> None:
+        if case.blocked is not None:
+            raise case.blocked
+        await function(case)
+
+    return case_when_ready
 
 
 testcase.__test__ = False  # type: ignore[attr-defined]

@@ -35,6 +35,23 @@ async def test_a_question_hook_answers_with_its_exit_status(command: str, confir
     assert result.confirmed is confirmed
 
 
+QUESTION = Action("csms_confirm_variable_read", {"identity": "CS001", "component": "C", "variable": "V", "value": "1"})
+
+
+async def test_a_question_hook_that_cannot_check_makes_the_action_unavailable() -> None:
+    """Exit 0 is yes, 1 is no; anything else (a crash, "I cannot tell") is INCONCLUSIVE, never a FAIL."""
+    with pytest.raises(ActionUnavailable, match="cannot check"):
+        await HookDriver({QUESTION.name: "exit 2"}, None, timeout=5).perform(QUESTION)
+
+
+async def test_the_operator_can_answer_cannot_check() -> None:
+    async def unsure() -> str:
+        return "?\n"
+
+    with pytest.raises(ActionUnavailable, match="cannot check"):
+        await PromptDriver(5, unsure).perform(QUESTION)
+
+
 async def test_a_hook_that_hangs_is_cut_at_its_timeout() -> None:
     with pytest.raises(ActionUnavailable, match="did not finish"):
         await HookDriver({"reboot": "exec sleep 30"}, None, timeout=0.3).perform(Action("reboot"))
