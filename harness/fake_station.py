@@ -147,10 +147,14 @@ class Outcome:
     problem: str = ""
 
 
-ACCEPTED: dict[str, Any] = {"status": "Accepted"}
-REJECTED: dict[str, Any] = {"status": "Rejected"}
-NOT_ACCEPTED_YET: dict[str, Any] = {"status": "Rejected", "statusInfo": {"reasonCode": "CSNotAccepted"}}
-"""B02.FR.05: while Pending, RequestStart/StopTransaction are Rejected (reason code from the appendix)."""
+def _status(status: str, **extra: Any) -> dict[str, Any]:
+    """A fresh response payload each time: the schema check fills in defaults, so no reply object is shared."""
+    return {"status": status, **extra}
+
+
+def _not_accepted_yet() -> dict[str, Any]:
+    """B02.FR.05: while Pending, RequestStart/StopTransaction are Rejected (reason code from the appendix)."""
+    return _status("Rejected", statusInfo={"reasonCode": "CSNotAccepted"})
 
 
 class SimulatedStation:
@@ -215,69 +219,69 @@ class SimulatedStation:
     def get_base_report(self, payload: dict[str, Any]) -> Reply:
         """B07: Accepted for the two supported reports, then the NotifyReport series."""
         if payload["reportBase"] not in SUPPORTED_REPORTS:
-            return {"status": "NotSupported"}
+            return _status("NotSupported")
         items = self.report_data(payload["reportBase"])
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self._report(payload["requestId"], items)))
+        return self._accept_then(lambda: self._report(payload["requestId"], items))
 
     def trigger_message(self, payload: dict[str, Any]) -> Reply:
         """F06: the requested message after the answer, NotImplemented for what the fake station does not model."""
         decide = _TRIGGERS.get(payload["requestedMessage"])
         if decide is None:
-            return {"status": "NotImplemented"}
+            return _status("NotImplemented")
         return decide(self, payload.get("evse"))
 
     def reset(self, payload: dict[str, Any]) -> Reply:
         """B11/B12: no per-EVSE reset (B11.FR.09); OnIdle during a transaction is Scheduled (B12.FR.01)."""
         if "evseId" in payload:
-            return REJECTED
+            return _status("Rejected")
         if payload["type"] == "OnIdle" and self.transactions:
             self.reset_scheduled = True
-            return {"status": "Scheduled"}
-        return FollowUp(ACCEPTED, self._reset_now)
+            return _status("Scheduled")
+        return FollowUp(_status("Accepted"), self._reset_now)
 
     def change_availability(self, payload: dict[str, Any]) -> Reply:
         """G03/G04: Accepted and reported, Accepted without change when already so (G03.FR.03), Scheduled
         while a transaction runs on what it affects (G03.FR.05, G04.FR.06)."""
         targets = self._connectors_of(payload.get("evse"))
         if not targets:
-            return REJECTED
+            return _status("Rejected")
         operative = payload["operationalStatus"] == "Operative"
         if all(c.operative == operative for c in targets):
-            return ACCEPTED
+            return _status("Accepted")
         busy = {t.evse_id for t in self.transactions.values()}
         if any(c.evse_id in busy for c in targets):
             for connector in targets:
                 self.scheduled_availability[(connector.evse_id, connector.connector_id)] = operative
-            return {"status": "Scheduled"}
+            return _status("Scheduled")
         changed = [c for c in targets if c.operative != operative]
         for connector in changed:
             connector.operative = operative
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self._notify_statuses(changed)))
+        return self._accept_then(lambda: self._notify_statuses(changed))
 
     def request_start_transaction(self, payload: dict[str, Any]) -> Reply:
         """F01/F02: Rejected while not Accepted (B02.FR.05) or when no operative connector is free (F02.FR.25,
         F02.FR.26); a transaction not yet authorized on the EVSE is taken over and its id returned (F01.FR.13)."""
         if not self.accepted:
-            return NOT_ACCEPTED_YET
+            return _not_accepted_yet()
         evse_id = payload.get("evseId")
         running = [t for t in self.transactions.values() if evse_id is None or t.evse_id == evse_id]
         waiting = next((t for t in running if not t.authorized), None)
         if waiting is not None:
             reply = {"status": "Accepted", "transactionId": waiting.transaction_id}
-            return FollowUp(reply, lambda: self._serialized(lambda: self._remote_start(waiting, payload)))
+            return self._accept_then(lambda: self._remote_start(waiting, payload), reply)
         connector = self._free_connector(evse_id)
         if connector is None:
-            return REJECTED
+            return _status("Rejected")
         transaction = SimulatedTransaction(connector.evse_id, connector.connector_id, remote_start_id=payload["remoteStartId"])
         self.transactions[transaction.transaction_id] = transaction
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self._remote_start(transaction, payload)))
+        return self._accept_then(lambda: self._remote_start(transaction, payload))
 
     def request_stop_transaction(self, payload: dict[str, Any]) -> Reply:
         """F03: Accepted for a running transaction (F03.FR.07), Rejected for an unknown one (F03.FR.08)."""
         transaction = self.transactions.get(payload["transactionId"])
         if not self.accepted or transaction is None:
-            return REJECTED
-        return FollowUp(ACCEPTED, lambda: self._stop(transaction, "RemoteStop", "Remote"))
+            return _status("Rejected")
+        return FollowUp(_status("Accepted"), lambda: self._stop(transaction, "RemoteStop", "Remote"))
 
     # -- the device model ------------------------------------------------------------------------------
 
@@ -332,6 +336,10 @@ class SimulatedStation:
             await self._register(reason)
         finally:
             self._settled.set()
+
+    def _accept_then(self, behaviour: Callable[[], Awaitable[Any]], reply: dict[str, Any] | None = None) -> FollowUp:
+        """Accepted (or ``reply``), then ``behaviour`` once no other behaviour of the station runs."""
+        return FollowUp(reply or _status("Accepted"), lambda: self._serialized(behaviour))
 
     async def _serialized(self, behaviour: Callable[[], Awaitable[Any]]) -> None:
         async with self._busy:
@@ -465,51 +473,51 @@ class SimulatedStation:
     def _trigger_boot(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.17: Rejected once the last BootNotification was Accepted."""
         if self.last_boot_status == "Accepted":
-            return REJECTED
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self._boot("Triggered")))
+            return _status("Rejected")
+        return self._accept_then(lambda: self._boot("Triggered"))
 
     def _trigger_status(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.11: the connector asked for, or every connector (of the EVSE) when it is not given."""
         targets = self._connectors_of(evse)
         if not targets:
-            return REJECTED
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self._each(targets, self._status_notification)))
+            return _status("Rejected")
+        return self._accept_then(lambda: self._each(targets, self._status_notification))
 
     def _trigger_heartbeat(self, evse: dict[str, Any] | None) -> Reply:
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self.send("Heartbeat", {})))
+        return self._accept_then(lambda: self.send("Heartbeat", {}))
 
     def _trigger_meter_values(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.06: the most recent measurement per EVSE (the fake station delivers no energy)."""
         evse_ids = sorted({c.evse_id for c in self._connectors_of(evse)})
         if not evse_ids:
-            return REJECTED
+            return _status("Rejected")
 
         async def send_all() -> None:
             for evse_id in evse_ids:
                 await self.send("MeterValues", {"evseId": evse_id, "meterValue": [_meter_value("Trigger")]})
 
-        return FollowUp(ACCEPTED, lambda: self._serialized(send_all))
+        return self._accept_then(send_all)
 
     def _trigger_transaction_event(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.07: an Updated event (triggerReason Trigger) per running transaction; Rejected if none runs."""
         evse_ids = {c.evse_id for c in self._connectors_of(evse)}
         running = [t for t in self.transactions.values() if t.started and t.evse_id in evse_ids]
         if not running:
-            return REJECTED
+            return _status("Rejected")
 
         async def send_all() -> None:
             for t in running:
                 await self.send("TransactionEvent", t.event("Trigger", t.charging_state, meterValue=[_meter_value("Trigger")]))
 
-        return FollowUp(ACCEPTED, lambda: self._serialized(send_all))
+        return self._accept_then(send_all)
 
     def _trigger_log_status(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.15: no log upload runs, so Idle."""
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self.send("LogStatusNotification", {"status": "Idle"})))
+        return self._accept_then(lambda: self.send("LogStatusNotification", {"status": "Idle"}))
 
     def _trigger_firmware_status(self, evse: dict[str, Any] | None) -> Reply:
         """F06.FR.16: no firmware update runs, so Idle."""
-        return FollowUp(ACCEPTED, lambda: self._serialized(lambda: self.send("FirmwareStatusNotification", {"status": "Idle"})))
+        return self._accept_then(lambda: self.send("FirmwareStatusNotification", {"status": "Idle"}))
 
     # -- helpers ---------------------------------------------------------------------------------------
 
