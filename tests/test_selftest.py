@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from harness import cli
+
 BUDGET_S = 600
 
 
@@ -56,15 +58,11 @@ def test_every_validation_of_every_case_is_proven(selftest: tuple[dict[str, Any]
 
 
 def test_selftest_of_a_case_the_harness_does_not_implement_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness import cli
-
     assert cli.main(["selftest", "--cases", "TC_B_09_CS,TC_NOPE"]) == 2
     assert "TC_NOPE" in capsys.readouterr().err
 
 
 def test_cases_narrow_the_selftest_to_their_roles() -> None:
-    from harness import cli
-
     functions = cli.scan_testcases()
     plans = cli._selftest_plans(None, functions, {"TC_B_09_CS"})
     assert {role: [f.case_id for f in fs] for role, fs in plans.items()} == {"cs": ["TC_B_09_CS"]}
