@@ -210,9 +210,12 @@ class SimulatedStation:
         return connection is not None and self.accepted_on(connection.number)
 
     async def settled(self, timeout: float) -> None:
-        """Until no reboot is under way (a case must not open a second connection meanwhile); bounded."""
+        """Until no reboot nor other behaviour is under way: a case must not open a second connection meanwhile,
+        nor start while a follow-up's CALL is unanswered (its answer would be the case's). Bounded."""
         async with asyncio.timeout(timeout):
             await self._settled.wait()
+            async with self._busy:
+                return
 
     # -- answers (the responders call these; each returns the reply and, if any, its follow-up) ---------
 

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from harness.case import Case, CaseInfo
 from harness.config import SutConfig, Timeouts, reference_config
 from harness.core.frames import Call
 from harness.core.schemas import Kind, ocpp201
@@ -20,6 +21,7 @@ from harness.fake_station import SimulatedStation
 from harness.responders import now, station_defaults
 from harness.roles import Answering, FakeStation, StationIdentity
 from harness.session import Connection
+from harness.trace import CS_TO_CSMS
 
 WAIT = 5.0
 SCHEMAS = ocpp201()
@@ -163,6 +165,7 @@ async def boot_accepted(rig: Rig) -> Peer:
     for evse_id in (1, 2):
         status = await peer.answered("StatusNotification", {})
         assert (status["evseId"], status["connectorId"], status["connectorStatus"]) == (evse_id, 1, "Available")
+    await rig.station.settled(WAIT)  # the station has read the last answer: a case attached now sees only its own
     return peer
 
 
@@ -301,3 +304,27 @@ async def test_a_callerror_to_a_follow_up_is_recorded_not_a_harness_error(rig: R
     assert await peer.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {"status": "Accepted"}
     assert (await peer.answered("LogStatusNotification", {}))["status"] == "Idle"
     assert [(o.action, o.problem) for o in rig.station.outcomes if o.problem] == [("Heartbeat", "CALLERROR InternalError")]
+
+
+class NoActions:
+    async def perform(self, action: object) -> object:
+        raise AssertionError("no manual action expected")
+
+
+async def test_follow_ups_are_traced_by_the_attached_case_and_its_call_queues_behind_them(rig: Rig) -> None:
+    peer = await boot_accepted(rig)
+    config = rig.station.config
+    case = Case(CaseInfo("TC_X_00_CSMS", "scripted", "csms"), rig.link, config, NoActions(), station_defaults(config, rig.station))
+    rig.link.attach(case)
+    assert await peer.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == {"status": "Accepted"}
+    await peer.expect("FirmwareStatusNotification")
+    heartbeat = asyncio.create_task(case.call("Heartbeat", {}))
+    await peer.answer({})
+    await peer.answered("Heartbeat", {"currentTime": now()})
+    async with asyncio.timeout(WAIT):
+        await heartbeat
+    case.finish()
+    sent = [(r.get("messageType"), r.get("action")) for r in case.trace.records if r.get("direction") == CS_TO_CSMS]
+    assert ("CALLRESULT", "TriggerMessage") in sent
+    assert sent.index(("CALL", "FirmwareStatusNotification")) < sent.index(("CALL", "Heartbeat"))
+    assert peer.overlapping == []
