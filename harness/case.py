@@ -26,8 +26,13 @@ from harness.core.rpc import Inbound, LocalProtocolError, Outbound
 from harness.roles import Link
 from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
-from harness.matching import as_data, describe_mismatches, mismatches
+from harness.monitors import Violation, monitors_for
+from harness.part6 import CaseTable, case_table, reusable_state
+from harness.matching import Expectation, as_data, describe_mismatches, mismatches, schema_defaults
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
+
+SESSION = "session"
+"""The id of the harness's own housekeeping "case" (prelude, restore): no Part 6 table, no monitors."""
 
 Expected = tuple[str, dict[str, Any]]
 """A CALL a step waits for: its action and the field expectations it must meet."""
@@ -83,6 +88,15 @@ class Case:
         self.received: list[Received] = []
         self.blocked: BaseException | None = None
         """Set before the case runs when it must not (a configuration ERROR, an unrestored SUT)."""
+        self.table = _table_of(self.info.id)
+        """The case's Part 6 table as data (None for a case Part 6 does not have, e.g. the session's)."""
+        model = self.link.model
+        self.monitors = [] if self.info.id == SESSION else monitors_for(
+            self.info.role,  # type: ignore[arg-type]
+            known_transactions={t.transaction_id: t.seq_no for t in model.transactions.values()},
+            registration=model.registration,  # type: ignore[arg-type]
+        )
+        """Part 6 §2.1's general rules, judging every frame of the case (harness.monitors)."""
         self.checks: list[dict[str, Any]] = []
         """Every named validation evaluated, in order (see :meth:`verify`)."""
         self.current_step = StepRef()
@@ -129,10 +143,16 @@ class Case:
         requirement: str = "",
         *,
         newer_than: int = 0,
+        since: int | None = None,
+        validation: str = "",
     ) -> Call:
         """The next CALL ``action`` from the SUT matching ``where``, after the last one a step took; FAIL
-        when none comes. ``newer_than``: only on a connection numbered above it (after a reboot)."""
-        return await self.expect_any([(action, where or {})], timeout, requirement, newer_than=newer_than)
+        when none comes. ``newer_than``: only on a connection numbered above it (after a reboot).
+        ``since``: look from a :meth:`mark` instead (a message the table lets come before the previous
+        step's). ``validation``: the Part 6 validation a missing message breaks."""
+        return await self.expect_any(
+            [(action, where or {})], timeout, requirement, newer_than=newer_than, since=since, validation=validation
+        )
 
     async def expect_any(
         self,
@@ -141,10 +161,14 @@ class Case:
         requirement: str = "",
         *,
         newer_than: int = 0,
+        since: int | None = None,
+        validation: str = "",
     ) -> Call:
         """The next CALL that matches one of ``(action, where)`` — for steps Part 6 lets the SUT do with one
         message or another (StatusNotification or NotifyEvent)."""
-        [call] = await self.expect_in_any_order([options], timeout, requirement, newer_than=newer_than)
+        [call] = await self.expect_in_any_order(
+            [options], timeout, requirement, newer_than=newer_than, since=since, validation=validation
+        )
         return call
 
     async def expect_in_any_order(
@@ -154,6 +178,8 @@ class Case:
         requirement: str = "",
         *,
         newer_than: int = 0,
+        since: int | None = None,
+        validation: str = "",
     ) -> list[Call]:
         """One CALL for each item of ``wanted`` (each a list of alternatives), in whatever order they come:
         for the messages Part 6 §2.1 or a table lets the SUT send in any order ("report the new status of
@@ -166,17 +192,25 @@ class Case:
                 while True:
                     changed = self._changed
                     self._raise_pending()
-                    found = self._find_all(wanted, newer_than)
+                    start = self._cursor if since is None else since
+                    found = self._find_all(wanted, newer_than, start)
                     if found is not None:
                         for item in found:
                             item.consumed = True
-                        self._cursor = max(self.received.index(item) for item in found) + 1
+                        self._cursor = max(self._cursor, max(self.received.index(item) for item in found) + 1)
                         return [item.call for item in found]
                     await changed.wait()
         except TimeoutError:
             raise SutTimeout(
-                self._timeout_reason(wanted, timeout), self.current_step, self.requirement_for(requirement)
+                self._timeout_reason(wanted, timeout),
+                self.current_step,
+                self.requirement_for(requirement, validation),
+                validation=validation,
             ) from None
+
+    def mark(self) -> int:
+        """Where the ordered expects stand now; ``expect(..., since=mark)`` looks from here again."""
+        return self._cursor
 
     async def expect_series(
         self,
@@ -185,6 +219,8 @@ class Case:
         where: dict[str, Any] | None = None,
         timeout: float | None = None,
         requirement: str = "",
+        *,
+        validation: str = "",
     ) -> list[Call]:
         """CALLs ``action`` until ``complete(received so far)`` holds (a report in several NotifyReports, a
         queue being emptied), all within ONE deadline: a SUT that keeps sending never holds a case forever."""
@@ -194,13 +230,14 @@ class Case:
         while not calls or not complete(calls):
             left = max(0.0, deadline - self.clock())
             try:
-                calls.append(await self.expect(action, where, timeout=left, requirement=requirement))
+                calls.append(await self.expect(action, where, timeout=left, requirement=requirement, validation=validation))
             except SutTimeout as silence:
                 raise SutTimeout(
                     f"the SUT's {action} series was not complete within {timeout:.0f} s ({len(calls)} received)",
                     self.current_step,
                     silence.requirement,
                     self._quote(calls[-1]) if calls else None,
+                    validation=validation,
                 ) from None
         return calls
 
@@ -349,7 +386,7 @@ class Case:
 
         ``validation`` names the Part 6 tool validation this is ("step 6", "post 1"): the FAIL names it, and
         the check is recorded in the case's result so the self-test can aim a fault at exactly it."""
-        problems = mismatches(message.payload, expected)
+        problems = mismatches(message.payload, expected, defaults=self._defaults(message))
         self._record_check(validation, requirement, not problems, message, fields=as_data(expected))
         if problems:
             raise self._failure(describe_mismatches(problems), requirement, validation, self._quote(message))
@@ -368,8 +405,18 @@ class Case:
         if not condition:
             raise self._failure(reason, requirement, validation, self._quote(message) if message else None)
 
+    def _defaults(self, message: Call | CallResult) -> dict[str, Any]:
+        """What the message's schema defaults an absent field to (GetVariableResult.attributeType: Actual)."""
+        action = self._action_of(message)
+        try:
+            return schema_defaults(action or "", "request" if isinstance(message, Call) else "response")
+        except KeyError:
+            return {}
+
     def _failure(self, reason: str, requirement: str, validation: str, frame: str | None) -> SutFailure:
-        return SutFailure(reason, self.current_step, self.requirement_for(requirement), frame, validation=validation)
+        return SutFailure(
+            reason, self.current_step, self.requirement_for(requirement, validation), frame, validation=validation
+        )
 
     def _record_check(
         self,
@@ -385,7 +432,7 @@ class Case:
             return
         check: dict[str, Any] = {
             "validation": validation,
-            "requirement": self.requirement_for(requirement),
+            "requirement": self.requirement_for(requirement, validation),
             "step": self.current_step.number,
             "held": held,
         }
@@ -426,7 +473,7 @@ class Case:
     async def manual(self, name: str, **params: Any) -> ActionResult:
         """A Part 6 "Manual Action". INCONCLUSIVE when the configured driver cannot perform it."""
         action = Action(name, params)
-        self.trace.event("manual action", action=name, params=params, instruction=action.instruction)
+        self._monitor(self.trace.event("manual action", action=name, params=params, instruction=action.instruction))
         try:
             async with asyncio.timeout(self.config.timeouts.manual_action):
                 return await self.actions.perform(action)
@@ -483,19 +530,20 @@ class Case:
 
     def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None:
         direction = self._inbound_direction if inbound else self._outbound_direction
-        self.trace.frame(item, direction, connection.number, str(self.current_step))
+        record = self.trace.frame(item, direction, connection.number, str(self.current_step))
         if item.frame is not None:
             raw = item.raw if isinstance(item, Inbound) else item.text
             self._raw[(item.frame.message_type, item.frame.message_id)] = raw
         if isinstance(item, Inbound):
             self._account(connection, item)
+        self._monitor(record)
         self._wake()
 
     def reply_to(self, connection: Connection, call: Call) -> Reply:
         return answer(self.responders, call)
 
     def on_closed(self, connection: Connection) -> None:
-        self.trace.event("connection closed", connection=connection.number, code=connection.close_code)
+        self._monitor(self.trace.event("connection closed", connection=connection.number, code=connection.close_code))
         self._wake()
 
     def on_harness_error(self, connection: Connection, error: Exception) -> None:
@@ -526,9 +574,28 @@ class Case:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def requirement_for(self, requirement: str) -> str:
-        """The requirement a failure names: the one given, the step's, or else the case's list."""
-        return requirement or ", ".join(self.current_step.requirements) or ", ".join(self.info.requirements)
+    def requirement_for(self, requirement: str, validation: str = "") -> str:
+        """The requirement a failure names: the one given, the validation's (Part 6 data), the step's, or
+        else the case's list."""
+        return (
+            requirement
+            or self._validation_requirement(validation)
+            or ", ".join(self.current_step.requirements)
+            or ", ".join(self.info.requirements)
+        )
+
+    def _validation_requirement(self, validation: str) -> str:
+        """The requirement Part 6 data gives the validation: the case's own ("step 6"), a reusable state's
+        ("Booted step 5"), or a monitor rule's (named by the monitor itself)."""
+        if not validation or self.table is None:
+            return ""
+        if validation in {v.id for v in self.table.all_validations}:
+            return self.table.validation(validation).requirement
+        state, _, inner = validation.partition(" ")
+        try:
+            return reusable_state(state, self.info.role).validation(inner).requirement  # type: ignore[arg-type]
+        except KeyError:
+            raise HarnessError(f"{self.info.id}: no Part 6 validation {validation!r}") from None
 
     def _raise_pending(self) -> None:
         if self._action_errors:
@@ -538,18 +605,18 @@ class Case:
         if self._sut_failures:
             raise self._sut_failures[0]
 
-    def _find_all(self, wanted: list[list[Expected]], newer_than: int) -> list[Received] | None:
-        """A distinct not yet consumed CALL after the cursor for each item of ``wanted``, or None."""
+    def _find_all(self, wanted: list[list[Expected]], newer_than: int, start: int) -> list[Received] | None:
+        """A distinct not yet consumed CALL from ``start`` on for each item of ``wanted``, or None."""
         taken: list[Received] = []
         for options in wanted:
-            item = self._find(options, newer_than, taken)
+            item = self._find(options, newer_than, taken, start)
             if item is None:
                 return None
             taken.append(item)
         return taken
 
-    def _find(self, options: list[Expected], newer_than: int, taken: list[Received]) -> Received | None:
-        for item in self.received[self._cursor :]:
+    def _find(self, options: list[Expected], newer_than: int, taken: list[Received], start: int) -> Received | None:
+        for item in self.received[start:]:
             if item.consumed or item.connection <= newer_than or any(item is t for t in taken):
                 continue
             for action, where in options:
@@ -590,8 +657,33 @@ class Case:
         return raw or json.dumps(message.to_list(), ensure_ascii=False)
 
     def finish(self) -> None:
-        """Raise what is still pending: a frame that broke the rules after the last wait is still a FAIL."""
+        """Raise what is still pending: a frame that broke the rules after the last wait is still a FAIL, and
+        so is what the monitors can only judge once the case is over (a seqNo gap never filled)."""
+        for monitor in self.monitors:
+            self._sut_failures += [self._violation(v) for v in monitor.finish()]
         self._raise_pending()
+
+    def _monitor(self, record: dict[str, Any]) -> None:
+        """Feed the Part 6 §2.1 monitors; what they find FAILs the case at its next wait."""
+        for monitor in self.monitors:
+            self._sut_failures += [self._violation(v) for v in monitor.feed(record)]
+
+    def _violation(self, violation: Violation) -> SutFailure:
+        raw = violation.record.get("raw")
+        return SutFailure(
+            f"{violation.reason} ({violation.rule})",
+            self.current_step,
+            violation.requirement,
+            raw if isinstance(raw, str) else None,
+            validation=violation.rule,
+        )
+
+
+def _table_of(case_id: str) -> CaseTable | None:
+    try:
+        return case_table(case_id)
+    except KeyError:
+        return None
 
 
 def _describe_where(where: dict[str, Any]) -> str:

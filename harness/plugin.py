@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Generator, Iterator
@@ -29,12 +30,14 @@ from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
 from harness.roles import FakeCsms, FakeStation
 from harness.pics import identifiers
+from harness.requirements import quote
 from harness.reference.mutations import Mutation
 from harness.reference.mutations import load as load_mutations
 from harness.report.sequence import render_svg
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout, Verdict, verdict_of
 
 MARKER = "ocpp_case"
+REQUIREMENT_ID = re.compile(r"\b[A-P]\d\d\.FR\.\d+\b")
 _CASE_KEY = pytest.StashKey[Case]()
 _ERROR_KEY = pytest.StashKey[BaseException]()
 _PROGRESS_KEY = pytest.StashKey[str]()
@@ -300,13 +303,19 @@ def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dic
             step_number=error.step.number,
             validation=error.validation,
             requirement=error.requirement,
-            requirement_text=error.requirement_text,
+            requirement_text=error.requirement_text or requirement_texts(error.requirement),
             reason=error.reason,
             frame=error.frame,
         )
     elif error is not None:
         result["reason"] = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
     return result
+
+
+def requirement_texts(requirement: str) -> str:
+    """The Part 2 text of every requirement id named (rules without an id, e.g. Part 4's, quote nothing)."""
+    ids = REQUIREMENT_ID.findall(requirement)
+    return quote(", ".join(ids)) if ids else ""
 
 
 @functools.cache

@@ -36,14 +36,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from harness.case import Case, CaseInfo
+from harness.case import SESSION, Case, CaseInfo
 from harness.roles import ConnectRefused, FakeCsms, FakeStation
 from harness.verdicts import HarnessError, Inconclusive, SutFailure
 
 if TYPE_CHECKING:
     from harness.environment import Environment
-
-SESSION = "session"
 
 
 async def housekeeping(environment: Environment, title: str, work: Callable[[Case], Awaitable[None]]) -> str | None:

@@ -74,20 +74,20 @@ async def booted(case: Case) -> CallResult:
     """Reusable State Booted: BootNotification (PowerUp) accepted, then every connector Available."""
     await connected(case)
     with case.step("Booted 1-2", "The OCTT sends a BootNotificationRequest with reason PowerUp"):
-        answer = await send_boot(case, "Accepted")
+        answer = await send_boot(case, "Accepted", validation="Booted step 2")
     with case.step("Booted 3-4", "The OCTT notifies the CSMS about the current state of all connectors"):
         await all_connectors_available(case)
     return answer
 
 
-async def send_boot(case: Case, expected_status: str, requirement: str = "") -> CallResult:
-    """Send a BootNotificationRequest (PowerUp) and check the status; the station remembers the status the CSMS
-    gave on this connection, whichever it was."""
+async def send_boot(case: Case, expected_status: str, requirement: str = "", *, validation: str = "") -> CallResult:
+    """Send a BootNotificationRequest (PowerUp) and check the status (the table's ``validation``); the station
+    remembers the status the CSMS gave on this connection, whichever it was."""
     connection = await case.connection()
     answer = await case.call("BootNotification", boot_request(case), requirement=requirement)
     if isinstance(answer.payload.get("status"), str):
         station_of(case.link).note_boot(connection.number, answer.payload["status"])
-    case.verify(answer, {"status": expected_status}, requirement=requirement)
+    case.verify(answer, {"status": expected_status}, requirement=requirement, validation=validation)
     return answer
 
 

@@ -23,18 +23,15 @@ from harness.verdicts import HarnessError
     ],
 )
 async def test_tc_e_03_cs(case: Case) -> None:
-    case.add_cleanup(lambda: states.stop_transaction_and_unplug(case))
-    with case.step("Before", "Configuration State: AuthCtrlr.AuthEnabled true, DisableRemoteAuthorization false"):
-        await states.configure(
-            case, [("AuthCtrlr", "AuthEnabled", "true"), ("AuthCtrlr", "DisableRemoteAuthorization", "false")],
-            if_implemented=True,
-        )
+    with case.step("Before", "Configuration State: AuthCtrlr.Enabled true, AuthCtrlr.DisableRemoteAuthorization false"):
+        await states.configure(case, [("AuthCtrlr", "Enabled", "true")], if_implemented=True, if_read_write=True)
+        await states.configure(case, [("AuthCtrlr", "DisableRemoteAuthorization", "false")], if_implemented=True)
     with case.step("Before", "Reusable State EVConnectedPreSession"):
-        await states.ev_connected_pre_session(case)
+        await states.reach(case, "EVConnectedPreSession")
     with case.step("1", "Execute Reusable State Authorized (local)"):
-        await states.authorized_local(case, ev_connected=True)
+        await states.reach(case, "Authorized", authorization="local")
     with case.step("2", "Execute Reusable State EnergyTransferStarted"):
-        await states.energy_transfer_started(case)
+        await states.reach(case, "EnergyTransferStarted")
 
 
 @testcase(
@@ -47,7 +44,6 @@ async def test_tc_e_40_cs(case: Case) -> None:
     link = case.link
     if not isinstance(link, FakeCsms):
         raise HarnessError("TC_E_40_CS needs the harness in the CSMS role")
-    case.add_cleanup(lambda: states.stop_transaction_and_unplug(case))
     back_off = case.config.retry_back_off_wait_minimum
     with case.step("Before", "Configuration State: sampled meter values while charging, reconnection back-off"):
         await states.configure(
@@ -62,9 +58,7 @@ async def test_tc_e_40_cs(case: Case) -> None:
             ],
         )
     with case.step("Before", "Reusable State EnergyTransferStarted"):
-        await states.ev_connected_pre_session(case)
-        await states.authorized_local(case, ev_connected=True)
-        await states.energy_transfer_started(case)
+        await states.reach(case, "EnergyTransferStarted", authorization="local")
     with case.step("1-2", "The OCTT closes the WebSocket and refuses reconnection for RetryBackOffWaitMinimum"):
         link.refuse_connections_for(back_off)
         lost = await case.drop_connection()
@@ -76,8 +70,7 @@ async def test_tc_e_40_cs(case: Case) -> None:
     ):
         queued = await queued_transaction_events(case, reconnected.number, offline_since, back_online)
         for event in queued:
-            case.verify(event, {"eventType": "Updated", "meterValue": PRESENT, "offline": True})
-        states.check_seq_no_order(case)
+            case.verify(event, {"eventType": "Updated", "meterValue": PRESENT, "offline": True}, validation="step 3")
 
 
 async def queued_transaction_events(
@@ -98,7 +91,9 @@ async def queued_transaction_events(
     queued = [
         e for e in events_on(case, connection) if offline_since + tolerance < generated(e) < back_online - tolerance
     ]
-    case.require(bool(queued), "no TransactionEventRequest generated while offline arrived after the reconnection")
+    case.require(
+        bool(queued), "no TransactionEventRequest generated while offline arrived after the reconnection", validation="step 3"
+    )
     return queued
 
 

@@ -9,6 +9,5 @@ from harness.testcase import testcase
 
 @testcase("TC_G_01_CS", "Connector status Notification - Available to Occupied", ["G01", "N07"], ["G01.FR.01", "N07.FR.19"])
 async def test_tc_g_01_cs(case: Case) -> None:
-    case.add_cleanup(lambda: states.stop_transaction_and_unplug(case))
     with case.step("1", "Execute Reusable State EVConnectedPreSession", "G01.FR.01", "N07.FR.19"):
-        await states.ev_connected_pre_session(case)
+        await states.reach(case, "EVConnectedPreSession")

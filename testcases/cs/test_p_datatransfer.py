@@ -19,4 +19,4 @@ async def test_tc_p_01_cs(case: Case) -> None:
             "DataTransfer",
             {"vendorId": "org.openchargealliance.octt", "messageId": case.config.data_transfer_message_id},
         )
-        case.verify(answer, {"status": one_of("UnknownVendorId", "UnknownMessageId", "Rejected")})
+        case.verify(answer, {"status": one_of("UnknownVendorId", "UnknownMessageId", "Rejected")}, validation="step 2")

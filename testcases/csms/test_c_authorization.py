@@ -14,4 +14,4 @@ async def test_tc_c_06_csms(case: Case) -> None:
     blocked = case.config.blocked_id_token
     with case.step("1-2", "The OCTT sends an AuthorizeRequest with the configured blocked idToken", "C01.FR.07"):
         answer = await states.authorize(case, blocked.as_payload())
-        case.verify(answer, {"idTokenInfo.status": one_of("Blocked", "Invalid")})
+        case.verify(answer, {"idTokenInfo.status": one_of("Blocked", "Invalid")}, validation="step 2")

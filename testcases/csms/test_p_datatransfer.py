@@ -20,4 +20,4 @@ async def test_tc_p_02_csms(case: Case) -> None:
         answer = await case.call(
             "DataTransfer", {"vendorId": case.config.data_transfer_vendor_id, "messageId": case.config.data_transfer_message_id}
         )
-        case.verify(answer, {"status": one_of("UnknownVendorId", "UnknownMessageId", "Rejected")})
+        case.verify(answer, {"status": one_of("UnknownVendorId", "UnknownMessageId", "Rejected")}, validation="step 2")

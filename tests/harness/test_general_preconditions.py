@@ -65,16 +65,18 @@ async def test_a_station_that_has_it_false_is_only_asked() -> None:
 
     case, frames = await run(station)
     assert [f[2] for f in frames] == ["GetVariables"]
-    assert case.link.memory["general_preconditions"] is True
+    assert case.link.model.variables[("AuthCtrlr", "LocalPreAuthorize")] == "false"
 
 
 async def test_a_station_that_has_it_true_is_set_to_false() -> None:
     async def station(ws: ClientConnection) -> list:
         return [await answer(ws, get_result("true")), await answer(ws, set_result("Accepted"))]
 
-    _, frames = await run(station)
+    case, frames = await run(station)
     assert frames[1][2] == "SetVariables"
     assert frames[1][3]["setVariableData"][0]["attributeValue"] == "false"
+    assert case.link.model.variables[("AuthCtrlr", "LocalPreAuthorize")] == "false"
+    assert ("AuthCtrlr", "LocalPreAuthorize") not in case.link.model.changed, "a general precondition is not undone"
 
 
 async def test_a_station_that_refuses_to_set_it_leaves_the_case_inconclusive() -> None:
