@@ -130,6 +130,10 @@ class ReferenceCsms:
         self.current_case = case_id
         self.mutator.case_started(case_id)
 
+    def case_ended(self) -> None:
+        """The case is over: its frame mutations no longer apply (the harness's restore after it is not mutated)."""
+        self.mutator.case_ended()
+
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         if name == "csms_get_variables":
             await self._get_variables(str(params.get("identity", "CS001")), str(params["component"]), str(params["variable"]))

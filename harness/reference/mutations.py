@@ -162,6 +162,11 @@ class Mutator:
         self.case = case_id
         self._seen.clear()
 
+    def case_ended(self) -> None:
+        """The window closes: mutations of a case leave the restore after it alone; those for every case
+        (``case`` None) go on applying."""
+        self.case = None
+
     @property
     def held(self) -> tuple[str, ...]:
         """Frames held back by a reorder, sent after the SUT's next frame."""
@@ -195,7 +200,7 @@ class Mutator:
 
     def _applies(self, mutation: Mutation, frame: Frame, occurrence: int) -> bool:
         return (
-            mutation.case in (None, self.case)
+            (mutation.case is None or mutation.case == self.case)
             and mutation.message_type == frame.message_type
             and mutation.action == frame.action
             and mutation.occurrence in (None, occurrence)

@@ -171,6 +171,10 @@ class ReferenceStation:
         self.current_case = case_id
         self.mutator.case_started(case_id)
 
+    def case_ended(self) -> None:
+        """The case is over: its frame mutations no longer apply (the harness's restore after it is not mutated)."""
+        self.mutator.case_ended()
+
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
         if name == "reboot":

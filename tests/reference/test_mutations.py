@@ -89,6 +89,18 @@ def test_the_case_window_opens_at_case_started_and_resets_the_counters() -> None
     assert mutator.outgoing(status_notification("4"), None) != []  # another case
     mutator.case_started("TC_B_01_CS")
     assert mutator.outgoing(status_notification("5"), None) == []  # counted from 1 again
+    mutator.case_ended()
+    mutator.case_started("TC_B_01_CS")
+    mutator.case_ended()
+    assert mutator.outgoing(status_notification("6"), None) != []  # the restore after the case
+
+
+def test_mutations_for_every_case_apply_outside_any_case_window() -> None:
+    mutator = Mutator([mutation("drop", "CALL", "StatusNotification")])
+    assert mutator.outgoing(status_notification("1"), None) == []
+    mutator.case_started("TC_B_01_CS")
+    mutator.case_ended()
+    assert mutator.outgoing(status_notification("2"), None) == []
 
 
 def test_where_filters_on_strictly_equal_payload_values() -> None:
