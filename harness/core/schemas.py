@@ -102,7 +102,9 @@ class SchemaSet:
     def _compiled(self, action: str, kind: Kind) -> Callable[[Any], Any]:
         # fastjsonschema's own date-time regex is laxer than jsonschema's RFC 3339 check (it takes "+0100",
         # second 60, non-ASCII digits): use the same check so both validators give the same verdict.
-        return fastjsonschema.compile(self.schema(action, kind), formats={"date-time": _is_date_time})
+        # use_default=False: validation judges the frame as sent and never writes schema defaults into it
+        # (an absent field must stay absent for the case, the trace and the monitors).
+        return fastjsonschema.compile(self.schema(action, kind), formats={"date-time": _is_date_time}, use_default=False)
 
     @cache
     def _full_validator(self, action: str, kind: Kind) -> jsonschema.Draft6Validator:

@@ -454,3 +454,11 @@ def test_validating_1000_transaction_events_takes_under_2_seconds(schemas):
 def test_a_date_time_with_a_trailing_newline_is_rejected() -> None:
     violations = ocpp201().validate("Heartbeat", Kind.RESPONSE, {"currentTime": "2024-01-01T00:00:00Z\n"})
     assert violations, "a trailing newline is not part of an RFC 3339 date-time"
+
+
+def test_validation_never_writes_schema_defaults_into_the_payload() -> None:
+    """A NotifyReportRequest without tbc stays without tbc: an absent field is judged as absent, not as
+    the schema's default the validator would fill in."""
+    payload = {"requestId": 1, "generatedAt": "2024-05-01T12:00:00Z", "seqNo": 0}
+    assert list(ocpp201().validate("NotifyReport", Kind.REQUEST, payload)) == []
+    assert "tbc" not in payload
