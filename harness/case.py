@@ -104,6 +104,7 @@ class Case:
         self._cursor = 0
         self._raw: dict[tuple[int, str], str] = {}
         self._sut_failures: list[SutFailure] = []
+        self._monitor_failures: list[SutFailure] = []
         self._harness_errors: list[Exception] = []
         self._action_errors: list[BaseException] = []
         self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
@@ -191,10 +192,12 @@ class Case:
             async with asyncio.timeout(timeout):
                 while True:
                     changed = self._changed
-                    self._raise_pending()
+                    self._raise_pending(monitors=False)
                     start = self._cursor if since is None else since
                     found = self._find_all(wanted, newer_than, start)
-                    if found is not None:
+                    if found is None:
+                        self._raise_pending()
+                    else:
                         for item in found:
                             item.consumed = True
                         self._cursor = max(self._cursor, max(self.received.index(item) for item in found) + 1)
@@ -351,7 +354,7 @@ class Case:
             ) from None
         except ConnectionClosedDuringCall as error:
             raise SutFailure(f"{error} ({action})", self.current_step, self.requirement_for(requirement)) from None
-        self._raise_pending()
+        self._raise_pending(monitors=False)
         assert isinstance(answer.frame, (CallResult, CallError)), "the RPC endpoint resolves a CALL with its answer"
         return answer.frame
 
@@ -597,13 +600,18 @@ class Case:
         except KeyError:
             raise HarnessError(f"{self.info.id}: no Part 6 validation {validation!r}") from None
 
-    def _raise_pending(self) -> None:
+    def _raise_pending(self, monitors: bool = True) -> None:
+        """Raise what went wrong since the last wait. Without ``monitors``, the §2.1 monitors' findings wait
+        one more turn: a step that has just received its message checks it first, so a FAIL names the
+        table's own validation rather than the general rule that saw the same frame."""
         if self._action_errors:
             raise self._action_errors[0]
         if self._harness_errors:
             raise HarnessError(f"the harness failed while answering the SUT: {self._harness_errors[0]!r}")
         if self._sut_failures:
             raise self._sut_failures[0]
+        if monitors and self._monitor_failures:
+            raise self._monitor_failures[0]
 
     def _find_all(self, wanted: list[list[Expected]], newer_than: int, start: int) -> list[Received] | None:
         """A distinct not yet consumed CALL from ``start`` on for each item of ``wanted``, or None."""
@@ -660,13 +668,13 @@ class Case:
         """Raise what is still pending: a frame that broke the rules after the last wait is still a FAIL, and
         so is what the monitors can only judge once the case is over (a seqNo gap never filled)."""
         for monitor in self.monitors:
-            self._sut_failures += [self._violation(v) for v in monitor.finish()]
+            self._monitor_failures += [self._violation(v) for v in monitor.finish()]
         self._raise_pending()
 
     def _monitor(self, record: dict[str, Any]) -> None:
         """Feed the Part 6 §2.1 monitors; what they find FAILs the case at its next wait."""
         for monitor in self.monitors:
-            self._sut_failures += [self._violation(v) for v in monitor.feed(record)]
+            self._monitor_failures += [self._violation(v) for v in monitor.feed(record)]
 
     def _violation(self, violation: Violation) -> SutFailure:
         raw = violation.record.get("raw")

@@ -79,6 +79,7 @@ async def station_prelude(case: Case) -> None:
         raise HarnessError(nothing_connected(link, url, wait)) from None
     with case.step("Prelude", "The Charging Station is Accepted (Part 6 §2.1)"):
         await accepted(case, reboot=False)
+        await connectors_reported(case)
 
 
 def nothing_connected(link: FakeCsms, url: str, waited: float) -> str:
@@ -163,6 +164,20 @@ async def accepted(case: Case, reboot: bool) -> None:
     if not model.accepted:
         case.trace.event("restore", note="the station sends messages without booting: it considers itself Accepted")
         model.registration = "Accepted"
+        return
+    await connectors_reported(case)
+
+
+async def connectors_reported(case: Case) -> None:
+    """After an accepted boot the station reports every connector (B01.FR.05): let those reports arrive
+    now, not in the middle of the next case. A station that does not send them is judged by the cases that
+    check it; here it only costs the wait."""
+    model = case.link.model
+    expected = {(evse, connector) for evse, ids in case.config.connectors.items() for connector in ids}
+    try:
+        await case.wait_until(lambda: expected <= model.reported_since_boot, "a report of every connector after the boot")
+    except SutFailure as silence:
+        case.trace.event("restore", note=silence.reason)
 
 
 def _registered_silently(case: Case, connection: int) -> bool:

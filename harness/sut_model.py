@@ -65,6 +65,8 @@ class SutModel:
     variables: dict[VariableKey, str] = field(default_factory=dict)
     changed: dict[VariableKey, str | None] = field(default_factory=dict)
     """Variables set during the current case, with the value they had before (None: not known)."""
+    reported_since_boot: set[tuple[int, int]] = field(default_factory=set)
+    """Connectors whose state the station reported since its last accepted boot (B01.FR.05)."""
     inoperative: set[int] = field(default_factory=set)
     """EVSE ids (0 = the whole station) made Inoperative by ChangeAvailability."""
     _pending_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -144,7 +146,9 @@ class SutModel:
     # -- per message --------------------------------------------------------------------------------
 
     def _status_notification(self, payload: dict[str, Any]) -> None:
-        self.connectors[(payload["evseId"], payload["connectorId"])] = payload["connectorStatus"]
+        key = (payload["evseId"], payload["connectorId"])
+        self.connectors[key] = payload["connectorStatus"]
+        self.reported_since_boot.add(key)
 
     def _notify_event(self, payload: dict[str, Any]) -> None:
         for item in payload.get("eventData", []):
@@ -156,6 +160,7 @@ class SutModel:
                 and "connectorId" in evse
             ):
                 self.connectors[(evse["id"], evse["connectorId"])] = item.get("actualValue", "")
+                self.reported_since_boot.add((evse["id"], evse["connectorId"]))
 
     def _transaction_event(self, payload: dict[str, Any]) -> None:
         info = payload.get("transactionInfo", {})
@@ -182,6 +187,7 @@ class SutModel:
         self.boot_interval = payload.get("interval")
         if self.registration != "Accepted":
             return
+        self.reported_since_boot.clear()
         if request.get("reason") not in (None, "Triggered"):
             # A real boot (power-up, reset): nothing of the previous session survives but the configuration.
             self.transactions.clear()
