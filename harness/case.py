@@ -359,19 +359,30 @@ class Case:
         return answer.frame
 
     async def _read_before_write(self, payload: dict[str, Any]) -> None:
-        """Read the variables a SetVariables is about to change whose value the harness does not know yet,
-        so that the restore after the case can put them back (Part 6 §2.1: the next case starts from the
-        station's own configuration)."""
-        model = self.link.model
+        """Read the variables a SetVariables is about to change (unless the case read them), so that the
+        restore after the case can put them back (Part 6 §2.1: the next case starts from the station's own
+        configuration). Read every time, not only when the model lacks them: a case's frames must not depend
+        on which cases ran before it."""
+        known = set(self.link.model.changed) | self._read_in_case()
         unknown = [
             {"component": item["component"], "variable": item["variable"]}
             for item in payload.get("setVariableData", [])
             if item.get("attributeType", "Actual") == "Actual"
-            and (item["component"]["name"], item["variable"]["name"]) not in {**model.variables, **model.changed}
+            and (item["component"]["name"], item["variable"]["name"]) not in known
         ]
         if unknown:
             self.trace.event("harness reads the values it is about to change, to put them back after the case")
             await self.call_answer("GetVariables", {"getVariableData": unknown})
+
+    def _read_in_case(self) -> set[tuple[str, str]]:
+        """The variables this case has read (GetVariables answered Accepted)."""
+        return {
+            (result["component"]["name"], result["variable"]["name"])
+            for record in self.trace.records
+            if record.get("messageType") == "CALLRESULT" and record.get("action") == "GetVariables"
+            for result in (record.get("payload") or {}).get("getVariableResult", [])
+            if result.get("attributeStatus") == "Accepted"
+        }
 
     async def drop_connection(self) -> Connection:
         """Close the WebSocket from the harness's side (a connection loss, as the SUT sees it)."""

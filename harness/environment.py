@@ -71,6 +71,8 @@ class Environment:
 
     def end_case(self) -> None:
         self.link.attach(None)
+        if self.reference is not None:
+            self.reference.case_ended()
 
     async def before_case(self) -> BaseException | None:
         """Bring the SUT to Part 6 §2.1's general preconditions before a case (the prelude the first time,
@@ -84,10 +86,12 @@ class Environment:
         self.link.model.begin_case()
         return self.blocked
 
-    async def after_case(self, case_id: str) -> None:
+    async def after_case(self, case_id: str, passed: bool = True) -> None:
         """Pass or fail, give the next case the general preconditions back (traced in the session trace)."""
         if isinstance(self.blocked, HarnessError):
             return
+        if not passed and self.config.role == "csms":
+            await self._housekeeping(f"Power cycle after {case_id}", restore.power_cycled)
         await self._housekeeping(f"Restore after {case_id}", _RESTORES[self.config.role])
 
     async def _housekeeping(self, title: str, work: Callable[[Case], Awaitable[None]]) -> None:

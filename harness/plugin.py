@@ -186,7 +186,7 @@ async def case(
         _write_evidence(running, ocpp_report_dir)
     finally:
         ocpp_environment.end_case()
-        await ocpp_environment.after_case(info.id)
+        await ocpp_environment.after_case(info.id, passed=request.node.stash.get(_ERROR_KEY, None) is None)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from harness.case import SESSION, Case, CaseInfo
 from harness.roles import ConnectRefused, FakeCsms, FakeStation
+from harness.states.cs import general_preconditions, tx_start_points
 from harness.verdicts import HarnessError, Inconclusive, SutFailure
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ async def station_prelude(case: Case) -> None:
     with case.step("Prelude", "The Charging Station is Accepted (Part 6 §2.1)"):
         await accepted(case, reboot=False)
         await connectors_reported(case)
+    # Part 6 §2.1's configuration preconditions, and TxStartPoint the reusable states branch on: read once
+    # here, so that no case's own frames depend on which cases ran before it.
+    await general_preconditions(case)
+    await tx_start_points(case)
 
 
 def nothing_connected(link: FakeCsms, url: str, waited: float) -> str:
@@ -185,6 +190,16 @@ def _registered_silently(case: Case, connection: int) -> bool:
     return case.link.model.registration in (None, "Accepted") and any(
         r.connection >= connection and r.call.action != "BootNotification" for r in case.received
     )
+
+
+async def power_cycled(case: Case) -> None:
+    """CSMS under test, after a case that did not PASS: the harness's station starts afresh (a new
+    connection and BootNotification), so that what the CSMS made of the failed case (a registration it
+    holds Pending, a transaction it thinks runs) does not carry over."""
+    link = case.link
+    if link.connection is not None and not link.connection.closed.is_set():
+        case.trace.event("restore", note="the harness's station power-cycles after a case that did not pass")
+        await link.connection.close(1001, "power cycle of the simulated station")
 
 
 async def idle(case: Case) -> None:

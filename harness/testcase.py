@@ -10,7 +10,6 @@ import pytest
 
 from harness.case import Case, CaseInfo
 from harness.plugin import MARKER
-from harness.states.cs import general_preconditions
 
 
 def testcase(
@@ -24,21 +23,10 @@ def testcase(
     session_loop = pytest.mark.asyncio(loop_scope="session")
 
     def mark(function: Callable[..., Any]) -> Callable[..., Any]:
-        ready = _when_ready(_after_general_preconditions(function) if role == "cs" else function)
+        ready = _when_ready(function)
         return session_loop(case_marker(allure.title(f"{case_id} {title}")(ready)))
 
     return mark
-
-
-def _after_general_preconditions(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run Part 6 §2.1's general preconditions for a station under test before the case's own steps."""
-
-    @functools.wraps(function)
-    async def case_with_preconditions(case: Case) -> None:
-        await general_preconditions(case)
-        await function(case)
-
-    return case_with_preconditions
 
 
 def _when_ready(function: Callable[..., Any]) -> Callable[..., Any]:
