@@ -50,7 +50,6 @@ def test_the_report_judges_each_validation_by_the_fail_it_names(selftest: tuple[
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the cases are being rewritten to name the Part 6 validation each check is", strict=False)
 def test_every_validation_of_every_case_is_proven(selftest: tuple[dict[str, Any], Any, float]) -> None:
     report, _, _ = selftest
     unproven = {c["id"]: [v["id"] for v in c["validations"] if not v["proven"]] for c in report["cases"]}
