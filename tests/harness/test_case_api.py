@@ -14,6 +14,7 @@ from harness.case import Case, CaseInfo
 from harness.config import Timeouts, reference_config
 from harness.responders import csms_defaults
 from harness.roles import Answering, CsmsEndpoint, FakeCsms
+from harness.states import cs as cs_states
 from harness.verdicts import HarnessError, SutFailure, SutTimeout
 
 BOOT = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
@@ -242,3 +243,17 @@ async def test_a_sut_that_never_completes_a_series_cannot_hold_the_case(fake_csm
             await case.expect_series("NotifyReport", lambda calls: not calls[-1].payload["tbc"], timeout=0.5)
         assert case.clock() - started < 1.5
         sender.cancel()
+
+
+async def test_a_notify_event_reporting_the_connector_in_any_element_is_recognised(fake_csms: FakeCsms, case: Case) -> None:
+    """Part 6 writes eventData[0], but a NotifyEventRequest may carry the connector's AvailabilityState in
+    any element of eventData (here the second, after the EVSE's)."""
+    evse = {"eventId": 1, "timestamp": "2024-05-01T12:00:00Z", "trigger": "Delta", "actualValue": "Available",
+            "eventNotificationType": "HardWiredNotification", "component": {"name": "EVSE", "evse": {"id": 1}},
+            "variable": {"name": "AvailabilityState"}}
+    connector = {**evse, "eventId": 2, "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}}
+    event = {"generatedAt": "2024-05-01T12:00:00Z", "seqNo": 0, "eventData": [evse, connector]}
+    async with await station(fake_csms) as ws:
+        await ws.send(json.dumps([2, "1", "NotifyEvent", event]))
+        [report] = await cs_states.all_connectors_report(case, "Available", validation="")
+    assert report.payload == event

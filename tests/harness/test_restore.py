@@ -1,0 +1,128 @@
+"""The prelude and the restore against a scripted station: the harness waits for the boot before anything
+else, puts back what a case left, and a SUT it cannot put back makes the next case INCONCLUSIVE (never FAIL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from harness.case import CaseInfo
+from harness.config import from_dict
+from harness.environment import Environment
+from harness.verdicts import Inconclusive
+
+BOOT = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
+CONFIG = {
+    "sut": {"role": "cs", "kind": "external"},
+    "csms": {"listen_host": "127.0.0.1", "listen_port": 0},
+    "timeouts": {"response": 2.0, "message": 2.0, "manual_action": 2.0, "time_tolerance": 0.5, "silence": 0.3},
+    "actions": {"driver": "hook", "commands": {}},
+}
+VARIABLES = {("AuthCtrlr", "LocalPreAuthorize"): "false", ("TxCtrlr", "TxStartPoint"): "EVConnected,Authorized"}
+
+
+class ScriptedStation:
+    """A station that boots, reports its connector, and answers the harness's requests from a table."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.requests: list[str] = []
+        self._ids = iter(range(1, 1000))
+        self._answers: dict[str, asyncio.Future[Any]] = {}
+
+    async def call(self, action: str, payload: dict[str, Any]) -> Any:
+        message_id = f"s{next(self._ids)}"
+        self._answers[message_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send(json.dumps([2, message_id, action, payload]))
+        return await asyncio.wait_for(self._answers[message_id], 2)
+
+    async def serve(self) -> None:
+        async for text in self.ws:
+            frame = json.loads(text)
+            if frame[0] == 3:
+                self._answers.pop(frame[1]).set_result(frame[2])
+                continue
+            self.requests.append(frame[2])
+            await self.ws.send(json.dumps([3, frame[1], self._answer(frame[2], frame[3])]))
+
+    @staticmethod
+    def _answer(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if action == "GetVariables":
+            return {"getVariableResult": [_read(item) for item in payload["getVariableData"]]}
+        if action == "SetVariables":
+            return {"setVariableResult": [{"attributeStatus": "Accepted", "component": i["component"], "variable": i["variable"]} for i in payload["setVariableData"]]}
+        return {"status": "Accepted"}
+
+
+def _read(item: dict[str, Any]) -> dict[str, Any]:
+    value = VARIABLES.get((item["component"]["name"], item["variable"]["name"]), "300")
+    return {"attributeStatus": "Accepted", "attributeValue": value, "component": item["component"], "variable": item["variable"]}
+
+
+def status(connector_status: str) -> dict[str, Any]:
+    return {"timestamp": "2024-05-01T12:00:00Z", "connectorStatus": connector_status, "evseId": 1, "connectorId": 1}
+
+
+@pytest.fixture
+async def bench() -> AsyncIterator[tuple[Environment, ScriptedStation]]:
+    environment = await Environment.start(from_dict(CONFIG, source="test"))
+    async with connect(f"{environment.link.url}/CS001", subprotocols=["ocpp2.0.1"]) as ws:  # type: ignore[attr-defined]
+        station = ScriptedStation(ws)
+        serving = asyncio.create_task(station.serve())
+        try:
+            yield environment, station
+        finally:
+            serving.cancel()
+    await environment.stop()
+
+
+async def booted(environment: Environment, station: ScriptedStation) -> None:
+    """The station boots while the prelude waits, then reports its connector."""
+    prelude = asyncio.create_task(environment.before_case())
+    assert (await station.call("BootNotification", BOOT))["status"] == "Accepted"
+    await station.call("StatusNotification", status("Available"))
+    assert await prelude is None
+
+
+async def test_the_prelude_waits_for_the_boot_before_sending_anything(bench: tuple[Environment, ScriptedStation]) -> None:
+    environment, station = bench
+    await booted(environment, station)
+    frames = [(r["direction"], r["messageType"], r["action"]) for r in environment.link.session.records if "action" in r]
+    first_request = frames.index(("csms-to-cs", "CALL", "GetVariables"))
+    assert frames.index(("csms-to-cs", "CALLRESULT", "BootNotification")) < first_request
+    assert station.requests == ["GetVariables", "GetVariables"], "LocalPreAuthorize and TxStartPoint, once"
+    assert environment.link.model.accepted
+
+
+async def test_a_variable_the_case_changed_is_put_back(bench: tuple[Environment, ScriptedStation]) -> None:
+    environment, station = bench
+    await booted(environment, station)
+    case = environment.new_case(CaseInfo("TC_B_09_CS", "Set Variables - single value", "cs"))
+    data = [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}, "attributeValue": "600"}]
+    await case.call("SetVariables", {"setVariableData": data})
+    environment.end_case()
+    await environment.after_case("TC_B_09_CS")
+    assert environment.blocked is None
+    put_back = [r for r in environment.link.session.records if r.get("action") == "SetVariables" and r.get("messageType") == "CALL"]
+    assert put_back[-1]["payload"]["setVariableData"][0]["attributeValue"] == "300"
+
+
+async def test_a_station_the_restore_cannot_bring_back_makes_the_next_case_inconclusive(
+    bench: tuple[Environment, ScriptedStation],
+) -> None:
+    """The EV stays plugged in and no hook can unplug it: the next case cannot start from the general
+    preconditions, so it is INCONCLUSIVE with the reason, not a FAIL of the station."""
+    environment, station = bench
+    await booted(environment, station)
+    case = environment.new_case(CaseInfo("TC_G_01_CS", "Connector status", "cs"))
+    await station.call("StatusNotification", status("Occupied"))
+    environment.end_case()
+    await environment.after_case("TC_G_01_CS")
+    blocked = await environment.before_case()
+    assert isinstance(blocked, Inconclusive)
+    assert "unplug" in blocked.reason and "general preconditions" in blocked.reason
