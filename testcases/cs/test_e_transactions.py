@@ -13,15 +13,7 @@ from harness.testcase import testcase
 from harness.verdicts import HarnessError
 
 
-@testcase(
-    "TC_E_03_CS",
-    "Local start transaction - Cable plugin first - Success",
-    ["E02", "C01", "C02", "C04", "C06"],
-    [
-        "E02.FR.01", "E02.FR.05", "E02.FR.06", "E02.FR.07", "E02.FR.13", "E02.FR.15", "E02.FR.16", "E02.FR.17",
-        "E01.FR.16", "C01.FR.02", "C02.FR.01", "C06.FR.02",
-    ],
-)
+@testcase("TC_E_03_CS")
 async def test_tc_e_03_cs(case: Case) -> None:
     with case.step("Before", "Configuration State: AuthCtrlr.Enabled true, AuthCtrlr.DisableRemoteAuthorization false"):
         await states.configure(case, [("AuthCtrlr", "Enabled", "true")], if_implemented=True, if_read_write=True)
@@ -34,12 +26,7 @@ async def test_tc_e_03_cs(case: Case) -> None:
         await states.reach(case, "EnergyTransferStarted")
 
 
-@testcase(
-    "TC_E_40_CS",
-    "Offline Behaviour - Connection loss during transaction",
-    ["E11"],
-    ["E11.FR.01", "E11.FR.02", "E11.FR.06"],
-)
+@testcase("TC_E_40_CS")
 async def test_tc_e_40_cs(case: Case) -> None:
     link = case.link
     if not isinstance(link, FakeCsms):

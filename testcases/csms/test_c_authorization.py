@@ -8,7 +8,7 @@ from harness.states import csms as states
 from harness.testcase import testcase
 
 
-@testcase("TC_C_06_CSMS", "Local start transaction - Authorization Blocked", ["C01"], ["C01.FR.07"])
+@testcase("TC_C_06_CSMS")
 async def test_tc_c_06_csms(case: Case) -> None:
     await states.ensure_booted(case)
     blocked = case.config.blocked_id_token

@@ -7,7 +7,7 @@ from harness.states import csms as states
 from harness.testcase import testcase
 
 
-@testcase("TC_E_01_CSMS", "Start transaction options - PowerPathClosed", ["E01"], ["E01.FR.05"])
+@testcase("TC_E_01_CSMS")
 async def test_tc_e_01_csms(case: Case) -> None:
     await states.ensure_booted(case)
     token = case.config.valid_id_token.as_payload()

@@ -8,12 +8,7 @@ from harness.states import csms as states
 from harness.testcase import testcase
 
 
-@testcase(
-    "TC_P_02_CSMS",
-    "Data Transfer to the CSMS - Rejected / Unknown VendorId / Unknown MessageId",
-    ["P02"],
-    ["P02.FR.06", "P02.FR.07"],
-)
+@testcase("TC_P_02_CSMS")
 async def test_tc_p_02_csms(case: Case) -> None:
     await states.ensure_booted(case)
     with case.step("1-2", "The OCTT sends a DataTransferRequest with the configured vendorId and messageId"):
