@@ -35,6 +35,8 @@ EDITION = "OCPP 2.0.1 Edition 3"
 RUN_FILE = "run.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+SESSION_TRACE = "traces/session.jsonl"
+"""What the harness did with the SUT outside the cases (harness.restore), written by the plugin."""
 NOT_RUN = "not run"
 IDENTITY_FIELDS = ("vendorName", "model", "firmwareVersion", "serialNumber")
 ROLE_NAMES = {"cs": "Charging Station", "csms": "CSMS"}
@@ -347,6 +349,7 @@ def _header_rows(summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
         ("Harness", f"ocpp-conformance {summary['harness_version']}"),
         ("Run", f"{summary['started_at']} → {summary['finished_at'] or 'not finished'}"),
         ("Exit code", summary["exit_code"]),
+        ("Session trace", f"`{SESSION_TRACE}`: the prelude, every restore and the frames between cases"),
     ]
     if summary["faults"]:
         rows.insert(4, ("Reference faults", ", ".join(summary["faults"])))
