@@ -23,6 +23,7 @@ EV cable plugged in        Manual Action: unplug; wait until every transaction E
                            connector left Occupied
 variable changed           SetVariables with the value it had before the case
 EVSE / station Inoperative ChangeAvailability Operative
+reservation active         CancelReservation (H02)
 =========================  ============================================================================
 
 Both run as a housekeeping "case" attached to the link, so they use the same waits and calls as cases, and
@@ -141,6 +142,7 @@ async def restore_station(case: Case) -> None:
         await idle(case)
         await configuration_back(case)
         await operative(case)
+        await reservations_cancelled(case)
     left = [d for d in model.departures() if "changed by the case" not in d]
     if left:
         raise Inconclusive(f"still {', '.join(left)}")
@@ -231,6 +233,12 @@ async def configuration_back(case: Case) -> None:
         names = ", ".join(f"{r['component']['name']}.{r['variable']['name']} ({r.get('attributeStatus')})" for r in refused)
         raise Inconclusive(f"the station did not take back the configuration: {names}")
     model.changed.clear()
+
+
+async def reservations_cancelled(case: Case) -> None:
+    """Every reservation the station accepted during the case and still holds, cancelled."""
+    for reservation_id in sorted(case.link.model.reservations):
+        await case.call_answer("CancelReservation", {"reservationId": reservation_id})
 
 
 async def operative(case: Case) -> None:

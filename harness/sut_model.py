@@ -25,6 +25,9 @@ transactions[transactionId]        TransactionEventRequest Started / Updated / E
 variables[(component, variable)]   GetVariablesResponse results Accepted, SetVariablesRequest
                                    values answered Accepted (B05, B06)
 inoperative                        ChangeAvailabilityRequest answered Accepted / Scheduled (G03-G04)
+reservations                       ReserveNowRequest answered Accepted; gone with CancelReservation
+                                   Accepted, ReservationStatusUpdate Expired/Removed, or a
+                                   TransactionEvent carrying the reservationId (H01-H04)
 =================================  ===========================================================
 """
 
@@ -69,6 +72,7 @@ class SutModel:
     """Connectors whose state the station reported since its last accepted boot (B01.FR.05)."""
     inoperative: set[int] = field(default_factory=set)
     """EVSE ids (0 = the whole station) made Inoperative by ChangeAvailability."""
+    reservations: set[int] = field(default_factory=set)
     _pending_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- feeding --------------------------------------------------------------------------------------
@@ -130,6 +134,7 @@ class SutModel:
         found += [f"connector {e}/{c} Occupied" for e, c in self.occupied()]
         found += [f"{c}.{v} changed by the case" for c, v in self.changed]
         found += [f"EVSE {e} Inoperative" if e else "the station Inoperative" for e in sorted(self.inoperative)]
+        found += [f"reservation {r} active" for r in sorted(self.reservations)]
         return found
 
     def tx_start_points(self) -> list[str] | None:
@@ -164,6 +169,7 @@ class SutModel:
 
     def _transaction_event(self, payload: dict[str, Any]) -> None:
         info = payload.get("transactionInfo", {})
+        self.reservations.discard(payload.get("reservationId", -1))
         transaction_id = info.get("transactionId")
         if transaction_id is None:
             return
@@ -217,6 +223,21 @@ class SutModel:
             self.inoperative.discard(evse_id)
 
 
+def _reservation_status_update(model: SutModel, payload: dict[str, Any]) -> None:
+    if payload.get("reservationUpdateStatus") in ("Expired", "Removed"):
+        model.reservations.discard(payload.get("reservationId", -1))
+
+
+def _reservation_result(model: SutModel, payload: dict[str, Any], request: dict[str, Any]) -> None:
+    if payload.get("status") == "Accepted":
+        model.reservations.add(request["id"])
+
+
+def _cancel_reservation_result(model: SutModel, payload: dict[str, Any], request: dict[str, Any]) -> None:
+    if payload.get("status") == "Accepted":
+        model.reservations.discard(request.get("reservationId", -1))
+
+
 def _key(item: dict[str, Any]) -> VariableKey:
     return (item["component"]["name"], item["variable"]["name"])
 
@@ -230,6 +251,7 @@ _CALLS = {
     "StatusNotification": SutModel._status_notification,
     "NotifyEvent": SutModel._notify_event,
     "TransactionEvent": SutModel._transaction_event,
+    "ReservationStatusUpdate": _reservation_status_update,
 }
 """The station's CALLs that change a fact by themselves."""
 
@@ -238,5 +260,7 @@ _RESULTS = {
     "GetVariables": SutModel._get_variables_result,
     "SetVariables": SutModel._set_variables_result,
     "ChangeAvailability": SutModel._change_availability_result,
+    "ReserveNow": _reservation_result,
+    "CancelReservation": _cancel_reservation_result,
 }
 """The CALLRESULTs that change a fact, read together with the CALL they answer."""

@@ -80,3 +80,16 @@ def test_change_availability_answered_accepted_marks_the_evse_inoperative_until_
     assert model.departures() == ["EVSE 1 Inoperative"]
     call(model, CSMS_TO_STATION, "ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 1}}, {"status": "Accepted"})
     assert model.departures() == []
+
+
+def test_reservations_last_until_cancelled_expired_or_used() -> None:
+    model = SutModel()
+    booted(model)
+    for reservation_id in (1, 2, 3):
+        call(model, CSMS_TO_STATION, "ReserveNow", {"id": reservation_id, "expiryDateTime": "2030-01-01T00:00:00Z", "idToken": {"idToken": "A", "type": "Central"}}, {"status": "Accepted"})
+    call(model, CSMS_TO_STATION, "ReserveNow", {"id": 4, "expiryDateTime": "2030-01-01T00:00:00Z", "idToken": {"idToken": "A", "type": "Central"}}, {"status": "Occupied"})
+    assert model.departures() == ["reservation 1 active", "reservation 2 active", "reservation 3 active"]
+    call(model, CSMS_TO_STATION, "CancelReservation", {"reservationId": 1}, {"status": "Accepted"})
+    call(model, STATION_TO_CSMS, "ReservationStatusUpdate", {"reservationId": 2, "reservationUpdateStatus": "Expired"}, {})
+    call(model, STATION_TO_CSMS, "TransactionEvent", {"eventType": "Started", "seqNo": 0, "reservationId": 3, "transactionInfo": {"transactionId": "T"}}, {})
+    assert model.reservations == set()
