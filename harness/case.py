@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailable
 from harness.config import SutConfig
@@ -83,7 +83,6 @@ class Case:
     observer: StepObserver = field(default_factory=StepObserver)
 
     def __post_init__(self) -> None:
-        self.cleanups: list[Callable[[], Awaitable[None]]] = []
         self.trace = Trace(self.info.id, identity=self.config.identity)
         self.received: list[Received] = []
         self.blocked: BaseException | None = None
@@ -524,21 +523,6 @@ class Case:
         finally:
             handle.cancel()
         self._raise_pending()
-
-    def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
-        """Something to do after the verdict to give the next case the general preconditions back (an idle
-        station). It is traced but cannot change the verdict."""
-        self.cleanups.append(cleanup)
-
-    async def run_cleanups(self) -> None:
-        while self.cleanups:
-            cleanup = self.cleanups.pop()
-            self.trace.event("clean-up", cleanup=getattr(cleanup, "__name__", repr(cleanup)))
-            try:
-                with self.step("Clean-up", "return the SUT to the general preconditions"):
-                    await cleanup()
-            except Exception as error:  # the verdict is already given; the trace keeps what went wrong
-                self.trace.event("clean-up failed", error=f"{type(error).__name__}: {error}")
 
     # -- the link calls these ----------------------------------------------------------------------------
 

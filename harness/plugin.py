@@ -182,7 +182,6 @@ async def case(
     running.trace.event("case started", case=info.id, title=info.title)
     try:
         yield running
-        await running.run_cleanups()
         _write_evidence(running, ocpp_report_dir)
     finally:
         ocpp_environment.end_case()

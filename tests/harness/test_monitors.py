@@ -289,7 +289,6 @@ def test_a_date_time_without_offset_in_a_nested_field_breaks_it(role, sut):
                "chargingProfileKind": "Absolute",
                "chargingSchedule": [{"id": 1, "startSchedule": "2024-05-06T10:00:00", "chargingRateUnit": "A",
                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}]}]}
-    good = {**profile, "chargingSchedule": [{**profile["chargingSchedule"][0], "startSchedule": "2024-05-06T10:00Z"}]}
     if role == "cs":
         records = sent("ReportChargingProfiles", {"requestId": 1, "chargingLimitSource": "CSO", "evseId": 1,
                                                   "chargingProfile": [profile]})

@@ -119,7 +119,7 @@ async def test_a_station_the_restore_cannot_bring_back_makes_the_next_case_incon
     preconditions, so it is INCONCLUSIVE with the reason, not a FAIL of the station."""
     environment, station = bench
     await booted(environment, station)
-    case = environment.new_case(CaseInfo("TC_G_01_CS", "Connector status", "cs"))
+    environment.new_case(CaseInfo("TC_G_01_CS", "Connector status", "cs"))
     await station.call("StatusNotification", status("Occupied"))
     environment.end_case()
     await environment.after_case("TC_G_01_CS")
