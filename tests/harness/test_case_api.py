@@ -257,3 +257,22 @@ async def test_a_notify_event_reporting_the_connector_in_any_element_is_recognis
         await ws.send(json.dumps([2, "1", "NotifyEvent", event]))
         [report] = await cs_states.all_connectors_report(case, "Available", validation="")
     assert report.payload == event
+
+
+async def test_an_absent_field_is_judged_as_its_schema_default(fake_csms: FakeCsms, case: Case) -> None:
+    """GetVariableResult.attributeType defaults to Actual: a station that leaves it out is not wrong."""
+    request = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}, "attributeType": "Actual"}]}
+    async with await station(fake_csms) as ws:
+
+        async def answer() -> None:
+            call = json.loads(await ws.recv())
+            result = {"attributeStatus": "Accepted", "attributeValue": "300", **{k: v for k, v in request["getVariableData"][0].items() if k != "attributeType"}}
+            await ws.send(json.dumps([3, call[1], {"getVariableResult": [result]}]))
+
+        answering = asyncio.create_task(answer())
+        result = await case.call("GetVariables", request)
+        await answering
+    case.verify(result, {"getVariableResult[0].attributeType": "Actual"})
+    assert "attributeType" not in result.payload["getVariableResult"][0]
+    with pytest.raises(SutFailure, match="by default"):
+        case.verify(result, {"getVariableResult[0].attributeType": "Target"})
