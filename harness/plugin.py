@@ -268,7 +268,7 @@ def _junit_properties(case_id: str, verdict: Verdict, error: BaseException | Non
         ("trace", str(trace_path)),
     ]
     if isinstance(error, SutFailure):
-        properties += [("requirement", error.requirement), ("step", str(error.step))]
+        properties += [("requirement", error.requirement), ("step", str(error.step)), ("validation", error.validation)]
     return properties
 
 
