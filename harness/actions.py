@@ -36,6 +36,15 @@ ACTIONS: dict[str, str] = {
         "Check in the CSMS that it read {component}.{variable} = {value!r} from Charging Station {identity}."
     ),
     "csms_boot_pending": "Configure the CSMS to answer the next BootNotification with status Pending.",
+    "csms_change_availability": "Make the CSMS set EVSE {evse_id} of Charging Station {identity} {operational_status}.",
+    "csms_reserve_now": "Make the CSMS reserve EVSE {evse_id} of Charging Station {identity} for idToken {id_token} ({type}).",
+    "csms_get_installed_certificate_ids": (
+        "Make the CSMS ask Charging Station {identity} for its installed certificates of type {certificate_type}."
+    ),
+    "csms_install_certificate": "Make the CSMS install the configured {certificate_type} on Charging Station {identity}.",
+    "csms_trigger_sign_certificate": (
+        "Make the CSMS send Charging Station {identity} a TriggerMessage for SignChargingStationCertificate."
+    ),
 }
 """Every action a case may ask for, with the instruction an operator reads."""
 

@@ -27,7 +27,7 @@ from harness.roles import Link
 from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
 from harness.monitors import Violation, monitors_for
-from harness.part6 import CaseTable, case_table, reusable_state
+from harness.part6 import CaseTable, case_table, memory_state, reusable_state
 from harness.matching import Expectation, as_data, describe_mismatches, mismatches, schema_defaults
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout
 
@@ -590,10 +590,12 @@ class Case:
         if validation in {v.id for v in self.table.all_validations}:
             return self.table.validation(validation).requirement
         state, _, inner = validation.partition(" ")
-        try:
-            return reusable_state(state, self.info.role).validation(inner).requirement  # type: ignore[arg-type]
-        except KeyError:
-            raise HarnessError(f"{self.info.id}: no Part 6 validation {validation!r}") from None
+        for table_of_state in (reusable_state, memory_state):
+            try:
+                return table_of_state(state, self.info.role).validation(inner).requirement  # type: ignore[arg-type]
+            except KeyError:
+                continue
+        raise HarnessError(f"{self.info.id}: no Part 6 validation {validation!r}")
 
     def _raise_pending(self, monitors: bool = True) -> None:
         """Raise what went wrong since the last wait. Without ``monitors``, the §2.1 monitors' findings wait

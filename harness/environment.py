@@ -270,9 +270,24 @@ async def _start_as_station(config: SutConfig) -> Environment:
 
 
 async def _csms_restore(case: Case) -> None:
-    """CSMS under test: the harness's station is connected and Accepted again."""
-    from harness.states.csms import ensure_booted
+    """CSMS under test: the harness's station is idle (Part 6 §2.1), connected and Accepted again. A transaction
+    the case left open ends as a test bench reset ends it (TransactionEvent Ended, AbnormalCondition / Other),
+    and every connector not Available (an EV plugged in, a reservation, Inoperative) reports Available. The
+    station can only say so while Accepted, so a station that is not boots first."""
+    from harness.states.csms import connected, ensure_booted, notify_connector, station_of
 
+    await connected(case)
+    station = station_of(case.link)
+    if not station.accepted:
+        await ensure_booted(case)
+    for transaction in list(station.transactions.values()):
+        ended = station.end_transaction(transaction, "AbnormalCondition", "Other")
+        if transaction.started:
+            await case.call("TransactionEvent", ended)
+    for connector in station.not_available():
+        station.make_available(connector)
+        await notify_connector(case, connector.evse_id, connector.connector_id, connector.status)
+    station.installed_certificates.clear()
     await ensure_booted(case)
 
 

@@ -22,6 +22,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+
 from harness.config import SutConfig
 from harness.core.frames import CallError, CallResult
 from harness.responders import now
@@ -86,15 +92,22 @@ def fake_station_device_model(config: SutConfig) -> dict[tuple[str, str], str]:
 
 @dataclass
 class SimulatedConnector:
-    """One connector; its availability is what ChangeAvailability sets and StatusNotification reports."""
+    """One connector: its availability (ChangeAvailability), a plugged-in EV and a reservation, which
+    together give the connectorStatus StatusNotification reports (Unavailable wins, then Occupied)."""
 
     evse_id: int
     connector_id: int
     operative: bool = True
+    occupied: bool = False
+    reserved: bool = False
 
     @property
     def status(self) -> str:
-        return "Available" if self.operative else "Unavailable"
+        if not self.operative:
+            return "Unavailable"
+        if self.occupied:
+            return "Occupied"
+        return "Reserved" if self.reserved else "Available"
 
 
 @dataclass
@@ -109,10 +122,24 @@ class SimulatedTransaction:
     remote_start_id: int | None = None
     authorized: bool = False
     charging_state: str = "Idle"
+    stop_authorized: bool = False
+    id_token: dict[str, str] | None = None
+    """The idToken that authorized the transaction; the first event after the authorization carries it."""
+    _id_token_pending: bool = False
+
+    def authorize(self, id_token: dict[str, str]) -> None:
+        """The EV driver presented ``id_token``: the next event carries it (Part 6 §2.1)."""
+        self.id_token = id_token
+        self.authorized = True
+        self._id_token_pending = True
 
     def event(self, trigger_reason: str, charging_state: str, **extra: Any) -> dict[str, Any]:
-        """A TransactionEventRequest payload: Started for the first event, Updated after."""
+        """A TransactionEventRequest payload: Started for the first event, Updated after; evse on the first
+        event and idToken on the first event after the authorization, unless ``extra`` gives them."""
         self.charging_state = charging_state
+        if self._id_token_pending and self.id_token is not None:
+            extra = {"idToken": self.id_token, **extra}
+        self._id_token_pending = False
         payload: dict[str, Any] = {
             "eventType": "Updated" if self.started else "Started",
             "timestamp": now(),
@@ -128,6 +155,7 @@ class SimulatedTransaction:
 
     def ended(self, trigger_reason: str, stopped_reason: str) -> dict[str, Any]:
         """The TransactionEventRequest Ended payload (E06; stoppedReason in transactionInfo)."""
+        self.charging_state = "Idle"
         return {
             "eventType": "Ended",
             "timestamp": now(),
@@ -177,6 +205,9 @@ class SimulatedStation:
         self.reset_scheduled = False
         self.scheduled_availability: dict[tuple[int, int], bool] = {}
         self.outcomes: list[Outcome] = []
+        self.installed_certificates: dict[str, str] = {}
+        """PEM of the certificates a CSMS installed (InstallCertificate), by certificateType."""
+        self._csr_key: ec.EllipticCurvePrivateKey | None = None
         self._busy = asyncio.Lock()
         """One behaviour at a time, so a RequestStop's Ended never overtakes the Started of its transaction."""
         self._accepted = asyncio.Event()
@@ -216,6 +247,82 @@ class SimulatedStation:
             await self._settled.wait()
             async with self._busy:
                 return
+
+    # -- transactions and connectors as the cases drive them (Part 6 §3.18 Reusable States) --------------
+
+    def connector(self, evse_id: int, connector_id: int) -> SimulatedConnector:
+        return self.connectors[(evse_id, connector_id)]
+
+    def transaction_on(self, evse_id: int) -> SimulatedTransaction | None:
+        """The transaction running on the EVSE, if any (one per EVSE)."""
+        return next((t for t in self.transactions.values() if t.evse_id == evse_id), None)
+
+    def open_transaction(self, evse_id: int, connector_id: int) -> SimulatedTransaction:
+        """The transaction on the EVSE, a new one (its first event will be Started, seqNo 0) when none runs."""
+        transaction = self.transaction_on(evse_id)
+        if transaction is None:
+            transaction = SimulatedTransaction(evse_id, connector_id)
+            self.transactions[transaction.transaction_id] = transaction
+        return transaction
+
+    def end_transaction(self, transaction: SimulatedTransaction, trigger_reason: str, stopped_reason: str) -> dict[str, Any]:
+        """The Ended event of a transaction the case ends itself; the station forgets the transaction."""
+        self.transactions.pop(transaction.transaction_id, None)
+        return transaction.ended(trigger_reason, stopped_reason)
+
+    def not_available(self) -> list[SimulatedConnector]:
+        """The connectors whose status is not Available (Part 6 §2.1: every case starts with them Available)."""
+        return [c for c in self.connectors.values() if c.status != "Available"]
+
+    def make_available(self, connector: SimulatedConnector) -> None:
+        """The test bench's reset of one connector: no EV, no reservation, Operative."""
+        connector.operative, connector.occupied, connector.reserved = True, False, False
+        self.scheduled_availability.pop((connector.evse_id, connector.connector_id), None)
+
+    # -- the Charging Station certificate (A02/A03) ----------------------------------------------------
+
+    def new_csr(self) -> str:
+        """A02.FR.02/03: a new key pair and the PEM CSR for it, subject CN the identity and O the
+        SecurityCtrlr.OrganizationName."""
+        self._csr_key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, self.config.identity),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.device_model[("SecurityCtrlr", "OrganizationName")]),
+            ]
+        )
+        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(self._csr_key, hashes.SHA256())
+        return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def signed_certificate_problem(self, chain_pem: str, root_pem: str) -> str:
+        """Why ``chain_pem`` is not a certificate for the key of the last CSR signed (through the chain) by
+        ``root_pem``; empty when it is."""
+        if self._csr_key is None:
+            return "the station sent no CSR"
+        try:
+            chain = x509.load_pem_x509_certificates(chain_pem.encode("ascii"))
+            root = x509.load_pem_x509_certificate(root_pem.encode("ascii"))
+        except ValueError as error:
+            return f"not a PEM certificate chain ({error})"
+        if _public_der(chain[0].public_key()) != _public_der(self._csr_key.public_key()):
+            return "the leaf certificate is not for the key of the CSR"
+        for certificate, issuer in zip(chain, [*chain[1:], root]):
+            if not _signed_by(certificate, issuer):
+                return f"{certificate.subject.rfc4514_string()} is not signed by {issuer.subject.rfc4514_string()}"
+        if chain[-1] != root and not _signed_by(chain[-1], root):
+            return "the chain does not lead to the CSMS Root certificate"
+        return ""
+
+    def certificate_signed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A02.FR.06/07: Accepted for a certificate for the key of the last CSR, Rejected otherwise (the
+        simulated station keeps its connection: it does not switch certificates)."""
+        try:
+            chain = x509.load_pem_x509_certificates(payload["certificateChain"].encode("ascii"))
+        except ValueError:
+            return _status("Rejected")
+        if self._csr_key is None or _public_der(chain[0].public_key()) != _public_der(self._csr_key.public_key()):
+            return _status("Rejected")
+        return _status("Accepted")
 
     # -- answers (the responders call these; each returns the reply and, if any, its follow-up) ---------
 
@@ -285,6 +392,20 @@ class SimulatedStation:
         if not self.accepted or transaction is None:
             return _status("Rejected")
         return FollowUp(_status("Accepted"), lambda: self._stop(transaction, "RemoteStop", "Remote"))
+
+    def reserve_now(self, payload: dict[str, Any]) -> Reply:
+        """H01: Accepted for an EVSE whose connectors are all Available, which then report Reserved (H01.FR.03);
+        Rejected without evseId (H01.FR.19: not ReservationNonEvseSpecific), Unavailable / Occupied for a
+        targeted EVSE in that state (H01.FR.14, H01.FR.11)."""
+        if "evseId" not in payload:
+            return _status("Rejected")
+        targets = self._connectors_of({"id": payload["evseId"]})
+        statuses = {c.status for c in targets}
+        if not targets or statuses != {"Available"}:
+            return _status("Unavailable" if "Unavailable" in statuses or not targets else "Occupied")
+        for connector in targets:
+            connector.reserved = True
+        return self._accept_then(lambda: self._notify_statuses(targets))
 
     # -- the device model ------------------------------------------------------------------------------
 
@@ -426,8 +547,8 @@ class SimulatedStation:
             if answer is None or answer["idTokenInfo"]["status"] != "Accepted":
                 self.transactions.pop(transaction.transaction_id, None)
                 return
-        transaction.authorized = True
-        event = transaction.event("RemoteStart", transaction.charging_state, idToken=id_token)
+        transaction.authorize(id_token)
+        event = transaction.event("RemoteStart", transaction.charging_state)
         event["transactionInfo"]["remoteStartId"] = payload["remoteStartId"]
         await self.send("TransactionEvent", event)
 
@@ -586,3 +707,56 @@ def _meter_value(context: str) -> dict[str, Any]:
         "timestamp": now(),
         "sampledValue": [{"value": 0.0, "context": context, "measurand": "Energy.Active.Import.Register"}],
     }
+
+
+def certificate_hash_data(pem: str) -> dict[str, str]:
+    """CertificateHashDataType of a root certificate (self-signed: its issuer key is its own), SHA256."""
+    certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    return {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": _sha256(certificate.issuer.public_bytes()),
+        "issuerKeyHash": _sha256(_public_key_bits(certificate)),
+        "serialNumber": format(certificate.serial_number, "x"),
+    }
+
+
+def same_certificate(pem: Any, other: str) -> bool:
+    """Whether two PEM texts hold the same certificate (line endings and headers aside)."""
+    try:
+        return x509.load_pem_x509_certificate(str(pem).encode("ascii")) == x509.load_pem_x509_certificate(other.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def _sha256(data: bytes) -> str:
+    hasher = hashes.Hash(hashes.SHA256())
+    hasher.update(data)
+    return hasher.finalize().hex()
+
+
+def _public_key_bits(certificate: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING's content (what issuerKeyHash hashes, RFC 6960)."""
+    key = certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+
+
+def _public_der(key: Any) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(certificate.signature_hash_algorithm))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(
+                certificate.signature, certificate.tbs_certificate_bytes, padding.PKCS1v15(), certificate.signature_hash_algorithm
+            )
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True

@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime as dt
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from ocpp.v201 import call
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -74,6 +81,39 @@ def _select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> 
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """The reference CSMS's own CSMS Root certificate and key, which sign the Charging Station certificates."""
+
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+@cache
+def certificate_authority() -> CertificateAuthority:
+    """One CSMS Root per process: a case against the in-process reference CSMS configures it as the CSMS Root
+    certificate it checks the signed certificates against."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Reference CSMS Root")])
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return CertificateAuthority(certificate, key)
+
+
 class ReferenceCsms:
     """The reference CSMS; `perform` carries out the manual actions of docs/design.md."""
 
@@ -91,6 +131,28 @@ class ReferenceCsms:
         self._refused: set[str] = set()
         self._server: Server | None = None
         self._changed = asyncio.Event()
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        """A fresh id for a reservation, a charging profile or a schedule."""
+        return next(self._ids)
+
+    def sign(self, csr_pem: str) -> str:
+        """The PEM certificate for a CSR, valid for a day, signed by :func:`certificate_authority`."""
+        authority = certificate_authority()
+        csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
+        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(authority.certificate.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=1))
+            .sign(authority.key, hashes.SHA256())
+        )
+        return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     async def start(self) -> None:
         if self._server is not None:
@@ -145,7 +207,33 @@ class ReferenceCsms:
             self.boot_pending = True
             self.pending_answered.clear()
             return None
-        raise UnknownAction(f"the reference CSMS cannot perform {name!r}")
+        request = self._request_for(name, params)
+        if request is None:
+            raise UnknownAction(f"the reference CSMS cannot perform {name!r}")
+        await self._station(str(params.get("identity", "CS001"))).call(request, suppress=False)
+        return None
+
+    def _request_for(self, name: str, params: dict[str, object]) -> Any:
+        """The request a manual action makes the CSMS send (docs/design.md), or None for an unknown action."""
+        if name == "csms_change_availability":
+            return call.ChangeAvailability(operational_status=str(params["operational_status"]), evse={"id": params["evse_id"]})
+        if name == "csms_reserve_now":
+            expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat(timespec="milliseconds")
+            token = {"id_token": params["id_token"], "type": params["type"]}
+            return call.ReserveNow(id=self.next_id(), expiry_date_time=expiry, id_token=token, evse_id=params["evse_id"])
+        if name == "csms_get_installed_certificate_ids":
+            return call.GetInstalledCertificateIds(certificate_type=[params["certificate_type"]])
+        if name == "csms_install_certificate":
+            return call.InstallCertificate(certificate_type=str(params["certificate_type"]), certificate=str(params["certificate"]))
+        if name == "csms_trigger_sign_certificate":
+            return call.TriggerMessage(requested_message="SignChargingStationCertificate")
+        return None
+
+    def _station(self, identity: str) -> CsmsChargePoint:
+        station = self._stations.get(identity)
+        if station is None:
+            raise ValueError(f"station {identity!r} is not connected")
+        return station
 
     async def _get_variables(self, identity: str, component: str, variable: str) -> None:
         """B06: GetVariablesRequest for one variable; an Accepted value is stored for the later confirmation."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ocpp.exceptions import SecurityError
-from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call_result
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import (
     Action,
     AuthorizationStatusEnumType,
@@ -29,6 +31,15 @@ class CsmsChargePoint(ChargePoint):
     def __init__(self, identity: str, connection: MutatedConnection, csms: ReferenceCsms) -> None:
         super().__init__(identity, connection)
         self._csms = csms
+        self._transactions: dict[int, str] = {}
+        """The running transaction per EVSE (from the TransactionEvents), for the TxProfile of K15.FR.07."""
+        self._requests: set[asyncio.Task[Any]] = set()
+
+    def _later(self, request: Coroutine[Any, Any, Any]) -> None:
+        """A request of the CSMS's own after an answer: a task, so the message loop stays free for its answer."""
+        task = asyncio.create_task(request)
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
 
     @property
     def connection(self) -> MutatedConnection:
@@ -95,8 +106,16 @@ class CsmsChargePoint(ChargePoint):
         return call_result.Authorize(id_token_info={"status": self._token_status(id_token)})
 
     @on(Action.transaction_event)
-    def on_transaction_event(self, id_token: dict[str, Any] | None = None, **_: Any) -> call_result.TransactionEvent:
+    def on_transaction_event(
+        self,
+        event_type: str,
+        transaction_info: dict[str, Any],
+        id_token: dict[str, Any] | None = None,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.TransactionEvent:
         """E01/E02: idTokenInfo whenever the request carries an idToken (E02.FR.09)."""
+        self._track(event_type, transaction_info["transaction_id"], evse)
         if id_token is None:
             return call_result.TransactionEvent()
         return call_result.TransactionEvent(id_token_info={"status": self._token_status(id_token)})
@@ -105,3 +124,54 @@ class CsmsChargePoint(ChargePoint):
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         """P02.FR.06: no vendor extension is implemented, so every vendorId is unknown."""
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
+
+    def _track(self, event_type: str, transaction_id: str, evse: dict[str, Any] | None) -> None:
+        if event_type == "Ended":
+            self._transactions = {e: t for e, t in self._transactions.items() if t != transaction_id}
+        elif evse is not None:
+            self._transactions[evse["id"]] = transaction_id
+
+    @on(Action.notify_ev_charging_needs)
+    def on_notify_ev_charging_needs(self, evse_id: int, **_: Any) -> call_result.NotifyEVChargingNeeds:
+        """K15.FR.02/03: Accepted when a transaction runs on the EVSE (a schedule can be given), else Rejected
+        (K15.FR.04)."""
+        status = "Accepted" if evse_id in self._transactions else "Rejected"
+        return call_result.NotifyEVChargingNeeds(status=status)
+
+    @after(Action.notify_ev_charging_needs)
+    def after_notify_ev_charging_needs(self, evse_id: int, **_: Any) -> None:
+        """K15.FR.07/08: a TxProfile for the EVSE's transaction with one chargingSchedule (K15.FR.18)."""
+        if evse_id in self._transactions:
+            self._later(self.call(call.SetChargingProfile(evse_id=evse_id, charging_profile=self._tx_profile(evse_id))))
+
+    def _tx_profile(self, evse_id: int) -> dict[str, Any]:
+        return {
+            "id": self._csms.next_id(),
+            "stack_level": 0,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Relative",
+            "transaction_id": self._transactions[evse_id],
+            "charging_schedule": [
+                {
+                    "id": self._csms.next_id(),
+                    "charging_rate_unit": "A",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+                }
+            ],
+        }
+
+    @on(Action.notify_ev_charging_schedule)
+    def on_notify_ev_charging_schedule(self, **_: Any) -> call_result.NotifyEVChargingSchedule:
+        """K15.FR.11: the EV's schedule is the one the CSMS gave, within its limits."""
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, csr: str, **_: Any) -> call_result.SignCertificate:
+        """A02/A03: Accepted; the signed certificate follows in a CertificateSignedRequest."""
+        return call_result.SignCertificate(status="Accepted")
+
+    @after(Action.sign_certificate)
+    def after_sign_certificate(self, csr: str, certificate_type: str = "ChargingStationCertificate", **_: Any) -> None:
+        """The reference CSMS is its own certificate authority (A02.FR.04 is only a SHOULD NOT): it signs the CSR."""
+        chain = self._csms.sign(csr)
+        self._later(self.call(call.CertificateSigned(certificate_chain=chain, certificate_type=certificate_type)))
