@@ -99,7 +99,7 @@ def certificate_authority() -> CertificateAuthority:
     certificate it checks the signed certificates against."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Reference CSMS Root")])
-    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -141,7 +141,7 @@ class ReferenceCsms:
         """The PEM certificate for a CSR, valid for a day, signed by :func:`certificate_authority`."""
         authority = certificate_authority()
         csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
-        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         certificate = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)
@@ -218,7 +218,7 @@ class ReferenceCsms:
         if name == "csms_change_availability":
             return call.ChangeAvailability(operational_status=str(params["operational_status"]), evse={"id": params["evse_id"]})
         if name == "csms_reserve_now":
-            expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat(timespec="milliseconds")
+            expiry = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(timespec="milliseconds")
             token = {"id_token": params["id_token"], "type": params["type"]}
             return call.ReserveNow(id=self.next_id(), expiry_date_time=expiry, id_token=token, evse_id=params["evse_id"])
         if name == "csms_get_installed_certificate_ids":
