@@ -31,6 +31,10 @@ ACTIONS: dict[str, str] = {
     "plug_in": "Connect the EV and EVSE: plug the cable into connector {connector_id} of EVSE {evse_id}.",
     "unplug": "Disconnect the EV and EVSE: unplug the cable from connector {connector_id} of EVSE {evse_id}.",
     "present_id_token": "Present idToken {id_token} (type {type}) at EVSE {evse_id}.",
+    "park": "Drive the EV into the parking bay of EVSE {evse_id}.",
+    "unpark": "Drive the EV out of the parking bay of EVSE {evse_id}.",
+    "ev_suspends": "Make the EV at EVSE {evse_id} stop drawing energy (the EV suspends the energy transfer).",
+    "renegotiate_charging_limits": "Make the EV at EVSE {evse_id} renegotiate its charging limits (ISO 15118).",
     "csms_get_variables": "Make the CSMS request {component}.{variable} from Charging Station {identity}.",
     "csms_confirm_variable_read": (
         "Check in the CSMS that it read {component}.{variable} = {value!r} from Charging Station {identity}."

@@ -23,7 +23,7 @@ READ_ONLY = MutabilityEnumType.read_only
 READ_WRITE = MutabilityEnumType.read_write
 
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"
-TX_POINTS = "EVConnected,Authorized,PowerPathClosed,EnergyTransfer"
+TX_POINTS = "ParkingBayOccupancy,EVConnected,Authorized,PowerPathClosed,EnergyTransfer"
 
 
 @dataclass(frozen=True)

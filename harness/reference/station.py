@@ -18,7 +18,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,8 @@ class ReferenceStation:
             for connector_id in connectors
         }
         self._reported_status: dict[tuple[int, int], ConnectorStatusEnumType] = {}
+        self._unavailable: set[tuple[int, int]] = set()
+        self._scheduled_availability: dict[tuple[int, int], bool] = {}
         self._actions: asyncio.Queue[Coroutine[Any, Any, None]] = asyncio.Queue()
         self._connection_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -177,18 +179,26 @@ class ReferenceStation:
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
-        if name == "reboot":
-            self.enqueue(self.reboot(BootReasonEnumType.power_up))
-        elif name == "plug_in":
-            self.enqueue(self._plug_in(int(str(params.get("evse_id", 1))), int(str(params.get("connector_id", 1)))))
-        elif name == "unplug":
-            self.enqueue(self._unplug(int(str(params.get("evse_id", 1)))))
-        elif name == "present_id_token":
-            id_token = {"id_token": str(params["id_token"]), "type": str(params.get("type", "ISO14443"))}
-            self.enqueue(self._present_id_token(int(str(params.get("evse_id", 1))), id_token))
-        else:
-            raise UnknownAction(f"the reference station cannot perform {name!r}")
+        try:
+            action = self._manual_actions()[name]
+        except KeyError:
+            raise UnknownAction(f"the reference station cannot perform {name!r}") from None
+        self.enqueue(action(params))
         return None
+
+    def _manual_actions(self) -> dict[str, Callable[[dict[str, object]], Coroutine[Any, Any, None]]]:
+        """What the EV driver (or the EV) can do at the reference station, by harness.actions name."""
+        return {
+            "reboot": lambda params: self.reboot(BootReasonEnumType.power_up),
+            "plug_in": lambda params: self._plug_in(_evse(params), int(str(params.get("connector_id", 1)))),
+            "unplug": lambda params: self._unplug(_evse(params)),
+            "present_id_token": lambda params: self._present_id_token(
+                _evse(params), {"id_token": str(params["id_token"]), "type": str(params.get("type", "ISO14443"))}
+            ),
+            "park": lambda params: self._parking_bay(_evse(params), occupied=True),
+            "unpark": lambda params: self._parking_bay(_evse(params), occupied=False),
+            "ev_suspends": lambda params: self._ev_suspends(_evse(params)),
+        }
 
     async def _work(self) -> None:
         while True:
@@ -208,7 +218,15 @@ class ReferenceStation:
             return
         await self._connector_changed(evse_id, connector_id, ConnectorStatusEnumType.available)
         self.engine.unplugged(evse_id)
-        self._reboot_if_idle()
+        self._after_transaction()
+
+    async def _parking_bay(self, evse_id: int, occupied: bool) -> None:
+        self.engine.parking_bay(evse_id, occupied)
+        self._after_transaction()
+
+    async def _ev_suspends(self, evse_id: int) -> None:
+        self.engine.ev_suspended(evse_id)
+        self._after_transaction()
 
     async def _present_id_token(self, evse_id: int, id_token: dict[str, Any]) -> None:
         """C01: the same idToken again stops the transaction (E06); another one is authorized first."""
@@ -226,7 +244,7 @@ class ReferenceStation:
 
     async def stop_transaction(self, evse_id: int, trigger: TriggerReasonEnumType, reason: ReasonEnumType) -> None:
         self.engine.stop_authorized(evse_id, trigger, reason)
-        self._reboot_if_idle()
+        self._after_transaction()
 
     async def _authorize(self, id_token: dict[str, Any]) -> bool:
         """AuthorizeRequest when online; offline, the configured tokens when LocalAuthorizeOffline is true."""
@@ -252,9 +270,55 @@ class ReferenceStation:
         self._reported_status.clear()
         self._connection_task = asyncio.create_task(self._connect_forever(), name=f"{self.settings.identity}-link")
 
-    def _reboot_if_idle(self) -> None:
+    def _after_transaction(self) -> None:
+        """A transaction may have ended: what waited for that happens now (B12 Reset OnIdle, G03/G04
+        ChangeAvailability Scheduled)."""
+        for key in [key for key in self._scheduled_availability if not self.busy(key[0])]:
+            self.enqueue(self._set_availability(key, self._scheduled_availability.pop(key)))
         if self.reset_when_idle and not self.engine.busy:
             self.enqueue(self.reboot(BootReasonEnumType.remote_reset))
+
+    # ----------------------------------------------------------------- availability (G03, G04)
+
+    def busy(self, evse_id: int) -> bool:
+        """A transaction runs on the EVSE (0: on any EVSE)."""
+        if evse_id == 0:
+            return self.engine.busy
+        return self.engine.evses[evse_id].transaction is not None
+
+    def availability_target(self, evse: dict[str, Any] | None) -> tuple[int, int] | None:
+        """(evseId, connectorId) of a ChangeAvailabilityRequest, 0 for "all of it"; None if it names nothing here."""
+        evse_id, connector_id = (evse or {}).get("id", 0), (evse or {}).get("connector_id", 0)
+        if evse_id and evse_id not in self.settings.evses:
+            return None
+        if connector_id and (not evse_id or connector_id not in self.settings.evses[evse_id]):
+            return None
+        return evse_id, connector_id
+
+    def change_availability(self, target: tuple[int, int], operative: bool) -> None:
+        """Apply now, or once the transaction on the target ends (the answer was Scheduled)."""
+        if self.busy(target[0]):
+            self._scheduled_availability[target] = operative
+            return
+        self.enqueue(self._set_availability(target, operative))
+
+    async def _set_availability(self, target: tuple[int, int], operative: bool) -> None:
+        """Every connector of the target Unavailable, or back to Available / Occupied (G03.FR.04, G04.FR.03)."""
+        evse_id, connector_id = target
+        for key in list(self._connector_status):
+            if evse_id in (0, key[0]) and connector_id in (0, key[1]):
+                if operative:
+                    self._unavailable.discard(key)
+                else:
+                    self._unavailable.add(key)
+                await self._connector_changed(*key, self._physical_status(key))
+
+    def _physical_status(self, key: tuple[int, int]) -> ConnectorStatusEnumType:
+        if key in self._unavailable:
+            return ConnectorStatusEnumType.unavailable
+        if self.engine.evses[key[0]].connector_id == key[1]:
+            return ConnectorStatusEnumType.occupied
+        return ConnectorStatusEnumType.available
 
     # ----------------------------------------------------------------- connection
 
@@ -458,6 +522,8 @@ class ReferenceStation:
     # ----------------------------------------------------------------- connector status
 
     async def _connector_changed(self, evse_id: int, connector_id: int, status: ConnectorStatusEnumType) -> None:
+        if (evse_id, connector_id) in self._unavailable:
+            status = ConnectorStatusEnumType.unavailable  # G03: an Inoperative connector stays Unavailable
         self._connector_status[(evse_id, connector_id)] = status
         for component in (ComponentKey("Connector", evse_id=evse_id, connector_id=connector_id), ComponentKey("EVSE", evse_id=evse_id)):
             self.device_model.write(component, VariableKey("AvailabilityState"), status)
@@ -528,6 +594,10 @@ class ReferenceStation:
                 for evse_id, connector_id in self._connector_status:
                     if evse is None or evse.get("id") == evse_id and evse.get("connector_id", connector_id) == connector_id:
                         await self._report_connector(evse_id, connector_id)
+
+
+def _evse(params: dict[str, object]) -> int:
+    return int(str(params.get("evse_id", 1)))
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -16,9 +16,11 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (
     Action,
     BootReasonEnumType,
+    ChangeAvailabilityStatusEnumType,
     DataTransferStatusEnumType,
     GenericDeviceModelStatusEnumType,
     MessageTriggerEnumType,
+    OperationalStatusEnumType,
     ReasonEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
@@ -136,6 +138,26 @@ class StationChargePoint(ChargePoint):
     def after_reset(self, type: str, evse_id: int | None = None, **_: Any) -> None:
         if evse_id is None and not self._station.reset_when_idle:
             self._station.enqueue(self._station.reboot(BootReasonEnumType.remote_reset))
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.ChangeAvailability:
+        """G03/G04: Accepted and applied at once, or Scheduled until the transaction on the target ends."""
+        target = self._station.availability_target(evse)
+        if target is None:
+            status = ChangeAvailabilityStatusEnumType.rejected
+        elif self._station.busy(target[0]):
+            status = ChangeAvailabilityStatusEnumType.scheduled
+        else:
+            status = ChangeAvailabilityStatusEnumType.accepted
+        return call_result.ChangeAvailability(status=status)
+
+    @after(Action.change_availability)
+    def after_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any) -> None:
+        target = self._station.availability_target(evse)
+        if target is not None:
+            self._station.change_availability(target, operational_status == OperationalStatusEnumType.operative)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

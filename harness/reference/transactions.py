@@ -53,6 +53,7 @@ class Evse:
     evse_id: int
     connector_id: int | None = None
     id_token: dict[str, Any] | None = None
+    parked: bool = False
     charging_state: ChargingStateEnumType = ChargingStateEnumType.idle
     transaction: Transaction | None = None
     energy_wh: float = 0.0
@@ -112,15 +113,36 @@ class TransactionEngine:
             self._energy(evse, ChargingStateEnumType.charging)
 
     def stop_authorized(self, evse_id: int, trigger: TriggerReasonEnumType, reason: ReasonEnumType) -> None:
-        """Local (StopAuthorized) or remote (RemoteStop) stop: energy stops, the stop point decides the end (E06)."""
+        """Local (StopAuthorized) or remote (RemoteStop) stop: energy stops, the stop points decide the end (E06):
+        with TxStopPoint Authorized at once, with EVConnected at once when no EV is connected."""
         evse = self.evses[evse_id]
         id_token, evse.id_token = evse.id_token, None
         if evse.transaction is None:
             return
         evse.transaction.stopped_reason = reason
-        self._event(evse, TransactionEventEnumType.updated, trigger, id_token=id_token)
-        if evse.connector_id is not None:
+        self._changed(evse, trigger, id_token=id_token)
+        if evse.transaction is not None and evse.connector_id is not None:
             self._energy(evse, ChargingStateEnumType.ev_connected)
+
+    def parking_bay(self, evse_id: int, occupied: bool) -> None:
+        """The parking bay sensor of the EVSE saw an EV arrive (EVDetected) or leave (EVDeparted): the
+        ParkingBayOccupancy start and stop point (E01, E06)."""
+        evse = self.evses[evse_id]
+        evse.parked = occupied
+        self._changed(evse, TriggerReasonEnumType.ev_detected if occupied else TriggerReasonEnumType.ev_departed)
+        if evse.transaction is None and not occupied and evse.connector_id is None:
+            evse.id_token = None
+
+    def ev_suspended(self, evse_id: int) -> None:
+        """The EV stops drawing energy while the EVSE offers it: SuspendedEV (E06 with TxStopPoint
+        EnergyTransfer ends the transaction, stoppedReason StoppedByEV)."""
+        evse = self.evses[evse_id]
+        if evse.charging_state != ChargingStateEnumType.charging:
+            return
+        ends = "EnergyTransfer" in self._device_model.members("TxCtrlr", "TxStopPoint")
+        if ends and evse.transaction is not None and evse.transaction.stopped_reason is None:
+            evse.transaction.stopped_reason = ReasonEnumType.stopped_by_ev
+        self._energy(evse, ChargingStateEnumType.suspended_ev)
 
     def unplugged(self, evse_id: int) -> None:
         evse = self.evses[evse_id]
@@ -166,6 +188,7 @@ class TransactionEngine:
     def _conditions(self, evse: Evse) -> dict[str, bool]:
         connected = evse.connector_id is not None
         return {
+            "ParkingBayOccupancy": evse.parked,
             "EVConnected": connected,
             "Authorized": evse.id_token is not None,
             "PowerPathClosed": connected and evse.id_token is not None,
@@ -207,6 +230,7 @@ class TransactionEngine:
             info["stopped_reason"] = transaction.stopped_reason or ReasonEnumType.local
             meter = ("TxEndedMeasurands", ReadingContextEnumType.transaction_end)
             evse.transaction = None
+            evse.id_token = None  # the authorization ends with its transaction: it cannot start the next one
         elif event_type == TransactionEventEnumType.started and not meter:
             meter = ("TxStartedMeasurands", ReadingContextEnumType.transaction_begin)
         seq_no = transaction.next_seq_no
