@@ -12,7 +12,7 @@ async def test_tc_e_01_csms(case: Case) -> None:
     await states.ensure_booted(case)
     token = case.config.valid_id_token.as_payload()
     evse_id, connector_id = case.config.evse_id, case.config.connector_id
-    transaction = states.SimulatedTransaction(evse_id, connector_id)
+    transaction = states.station_of(case.link).open_transaction(evse_id, connector_id)
     with case.step("1-2", "The OCTT sends an AuthorizeRequest with the configured valid idToken"):
         answer = await states.authorize(case, token)
         case.verify(answer, {"idTokenInfo.status": "Accepted"}, validation="step 2")
