@@ -18,6 +18,7 @@ import itertools
 import logging
 import time
 from collections import deque
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from ocpp.v201.enums import (
     MessageTriggerEnumType,
     ReasonEnumType,
     RegistrationStatusEnumType,
+    ReservationUpdateStatusEnumType,
+    ReserveNowStatusEnumType,
     TriggerReasonEnumType,
 )
 from websockets.asyncio.client import ClientConnection, connect
@@ -113,6 +116,8 @@ class ReferenceStation:
         }
         self._reported_status: dict[tuple[int, int], ConnectorStatusEnumType] = {}
         self._unavailable: set[tuple[int, int]] = set()
+        self._reservations: dict[int, tuple[int, dict[str, Any]]] = {}
+        """EVSE id -> (reservationId, idToken) of the reservation it holds (H01)."""
         self._scheduled_availability: dict[tuple[int, int], bool] = {}
         self._actions: asyncio.Queue[Coroutine[Any, Any, None]] = asyncio.Queue()
         self._connection_task: asyncio.Task[None] | None = None
@@ -231,10 +236,11 @@ class ReferenceStation:
     async def _present_id_token(self, evse_id: int, id_token: dict[str, Any]) -> None:
         """C01: the same idToken again stops the transaction (E06); another one is authorized first."""
         evse = self.engine.evses[evse_id]
+        reservation_id = self._use_reservation(evse_id, id_token)
         if evse.transaction is not None and evse.id_token == id_token:
             await self.stop_transaction(evse_id, TriggerReasonEnumType.stop_authorized, ReasonEnumType.local)
         elif await self._authorize(id_token):
-            self.engine.authorized(evse_id, id_token)
+            self.engine.authorized(evse_id, id_token, reservation_id=reservation_id)
 
     async def remote_start(self, evse_id: int, id_token: dict[str, Any], remote_start_id: int) -> None:
         """F01: authorize first only if AuthCtrlr.AuthorizeRemoteStart is true."""
@@ -318,7 +324,65 @@ class ReferenceStation:
             return ConnectorStatusEnumType.unavailable
         if self.engine.evses[key[0]].connector_id == key[1]:
             return ConnectorStatusEnumType.occupied
+        if key[0] in self._reservations:
+            return ConnectorStatusEnumType.reserved
         return ConnectorStatusEnumType.available
+
+    # ----------------------------------------------------------------- reservations (H01-H04)
+
+    def reservation_answer(self, evse_id: int | None) -> ReserveNowStatusEnumType:
+        """H01: a specific EVSE only (no ReservationCtrlr.NonEvseSpecific here); Occupied while in use or reserved."""
+        if evse_id is None or evse_id not in self.settings.evses:
+            return ReserveNowStatusEnumType.rejected
+        if any(key[0] == evse_id for key in self._unavailable):
+            return ReserveNowStatusEnumType.unavailable
+        if evse_id in self._reservations or self.busy(evse_id) or self.engine.evses[evse_id].connector_id is not None:
+            return ReserveNowStatusEnumType.occupied
+        return ReserveNowStatusEnumType.accepted
+
+    def reserve(self, reservation_id: int, evse_id: int, id_token: dict[str, Any], expiry: str) -> None:
+        """Hold the EVSE for ``id_token`` until ``expiry`` (then ReservationStatusUpdate Expired, H01.FR.08)."""
+        self._reservations[evse_id] = (reservation_id, id_token)
+        seconds = (datetime.fromisoformat(expiry.replace("Z", "+00:00")) - datetime.now(timezone.utc)).total_seconds()
+        self.spawn(self._expire(evse_id, reservation_id, max(0.0, seconds)))
+        self.enqueue(self._evse_status_changed(evse_id))
+
+    def holds_reservation(self, reservation_id: int) -> bool:
+        return any(held == reservation_id for held, _ in self._reservations.values())
+
+    def cancel_reservation(self, reservation_id: int) -> None:
+        """H02: the EVSE is free again."""
+        for evse_id, (held, _) in list(self._reservations.items()):
+            if held == reservation_id:
+                del self._reservations[evse_id]
+                self.enqueue(self._evse_status_changed(evse_id))
+
+    def _use_reservation(self, evse_id: int, id_token: dict[str, Any]) -> int | None:
+        """H01: the reserving idToken presented at the EVSE ends the reservation; its id, or None."""
+        held = self._reservations.get(evse_id)
+        if held is None or held[1]["id_token"] != id_token["id_token"]:
+            return None
+        del self._reservations[evse_id]
+        return held[0]
+
+    async def _expire(self, evse_id: int, reservation_id: int, seconds: float) -> None:
+        """The reservation's expiryDateTime: a protocol timer, ended early only by stop()."""
+        await self._back_off(seconds)
+        if self._reservations.get(evse_id, (None,))[0] != reservation_id:
+            return
+        del self._reservations[evse_id]
+        self.enqueue(self._evse_status_changed(evse_id))
+        with contextlib.suppress(Offline):
+            await self._call(
+                call.ReservationStatusUpdate(
+                    reservation_id=reservation_id, reservation_update_status=ReservationUpdateStatusEnumType.expired
+                )
+            )
+
+    async def _evse_status_changed(self, evse_id: int) -> None:
+        for key in list(self._connector_status):
+            if key[0] == evse_id:
+                await self._connector_changed(*key, self._physical_status(key))
 
     # ----------------------------------------------------------------- connection
 

@@ -16,6 +16,7 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (
     Action,
     BootReasonEnumType,
+    CancelReservationStatusEnumType,
     ChangeAvailabilityStatusEnumType,
     DataTransferStatusEnumType,
     GenericDeviceModelStatusEnumType,
@@ -24,6 +25,7 @@ from ocpp.v201.enums import (
     ReasonEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
+    ReserveNowStatusEnumType,
     ResetEnumType,
     ResetStatusEnumType,
     TriggerMessageStatusEnumType,
@@ -158,6 +160,29 @@ class StationChargePoint(ChargePoint):
         target = self._station.availability_target(evse)
         if target is not None:
             self._station.change_availability(target, operational_status == OperationalStatusEnumType.operative)
+
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self, id: int, expiry_date_time: str, id_token: dict[str, Any], evse_id: int | None = None, **_: Any
+    ) -> call_result.ReserveNow:
+        return call_result.ReserveNow(status=self._station.reservation_answer(evse_id))
+
+    @after(Action.reserve_now)
+    def after_reserve_now(
+        self, id: int, expiry_date_time: str, id_token: dict[str, Any], evse_id: int | None = None, **_: Any
+    ) -> None:
+        if evse_id is not None and self._station.reservation_answer(evse_id) == ReserveNowStatusEnumType.accepted:
+            self._station.reserve(id, evse_id, id_token, expiry_date_time)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        known = self._station.holds_reservation(reservation_id)
+        status = CancelReservationStatusEnumType.accepted if known else CancelReservationStatusEnumType.rejected
+        return call_result.CancelReservation(status=status)
+
+    @after(Action.cancel_reservation)
+    def after_cancel_reservation(self, reservation_id: int, **_: Any) -> None:
+        self._station.cancel_reservation(reservation_id)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

@@ -54,6 +54,8 @@ class Evse:
     connector_id: int | None = None
     id_token: dict[str, Any] | None = None
     parked: bool = False
+    reservation_unreported: int | None = None
+    """The reservation this EVSE's authorization used, for the next TransactionEvent (H01.FR.17)."""
     charging_state: ChargingStateEnumType = ChargingStateEnumType.idle
     transaction: Transaction | None = None
     energy_wh: float = 0.0
@@ -104,10 +106,13 @@ class TransactionEngine:
         id_token: dict[str, Any],
         trigger: TriggerReasonEnumType = TriggerReasonEnumType.authorized,
         remote_start_id: int | None = None,
+        reservation_id: int | None = None,
     ) -> None:
-        """The idToken was accepted: the first event after this carries idToken (general rule, Part 6 §2.1)."""
+        """The idToken was accepted: the first event after this carries idToken (general rule, Part 6 §2.1),
+        and the reservation it used, if any."""
         evse = self.evses[evse_id]
         evse.id_token = id_token
+        evse.reservation_unreported = reservation_id
         self._changed(evse, trigger, id_token=id_token, remote_start_id=remote_start_id)
         if evse.connector_id is not None:
             self._energy(evse, ChargingStateEnumType.charging)
@@ -245,8 +250,14 @@ class TransactionEngine:
             offline=True if self._offline() else None,
             evse={"id": evse.evse_id} | ({"connector_id": evse.connector_id} if evse.connector_id else {}),
             id_token=self._take_id_token(transaction),
+            reservation_id=self._take_reservation(evse),
         )
         self._emit(event)
+
+    @staticmethod
+    def _take_reservation(evse: Evse) -> int | None:
+        reservation_id, evse.reservation_unreported = evse.reservation_unreported, None
+        return reservation_id
 
     def _take_id_token(self, transaction: Transaction) -> dict[str, Any] | None:
         id_token, transaction.id_token_unreported = transaction.id_token_unreported, None
