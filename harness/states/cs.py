@@ -790,7 +790,7 @@ async def reserved(
 ) -> Call:
     """Reusable State Reserved: ReserveNow for the specified EVSE (default the configured one) and idToken
     (default the configured valid one); the EVSE's connectors are reported Reserved (the EVSE component's
-    own AvailabilityState is optional and not waited for). The reservation is cancelled after the case."""
+    own AvailabilityState is optional and not waited for). The restore cancels what the case leaves."""
     evse_id = case.config.evse_id if evse_id is None else evse_id
     reservation_id = _calls_so_far(case, "ReserveNow") + 1
     expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=RESERVATION_S)
@@ -806,11 +806,6 @@ async def reserved(
             },
         )
         case.verify(answer, {"status": "Accepted"}, validation="Reserved step 2")
-
-    async def cancel_reservation() -> None:
-        await case.call_answer("CancelReservation", {"reservationId": reservation_id})
-
-    case.add_cleanup(cancel_reservation)
     with case.step("Reserved 3-4", "The Charging Station notifies the CSMS about the status change of the connector"):
         await _connectors_reported(case, _connectors_of(case, evse_id, 0), "Reserved", "Reserved step 3")
     return answer
@@ -1058,7 +1053,7 @@ class ReusableState:
 STATES: dict[str, ReusableState] = {
     "Booting": ReusableState((), _never, booting),
     "Booted": ReusableState((), _never, _booted),
-    "Reserved": ReusableState((), _never, reserved),
+    "Reserved": ReusableState((), lambda case: bool(case.link.model.reservations), reserved),
     "Unavailable": ReusableState((), _unavailable, unavailable),
     "ParkingBayOccupied": ReusableState((), _parked, parking_bay_occupied),
     "EVConnectedPreSession": ReusableState(("ParkingBayOccupied",), _ev_connected, _without_options(ev_connected_pre_session)),

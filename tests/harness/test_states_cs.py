@@ -3,7 +3,7 @@
 Each throw-away case reaches a state through the pytest plugin (``--ocpp-sut reference --ocpp-role cs``) and
 must PASS; a wire mutation of the reference's frames must make the state's own validation FAIL, named in the
 case's result file. The reference station cannot perform these states (its Part 2 does not go that far), so
-they have no run here: Reserved (no ReserveNow), RenegotiateChargingLimits (no ISO 15118),
+they have no run here: RenegotiateChargingLimits (no ISO 15118),
 GetInstalledCertificates and the certificate memory states (no PKI), the firmware reboots (no
 UpdateFirmware), IdTokenLocalAuthList (no SendLocalList), SetChargingProfile (no smart charging).
 """
@@ -46,6 +46,12 @@ async def test_local_session_with_parking(case):
 @testcase("TC_X_07_CS", "A whole local session without the bay sensor: IdTokenCached")
 async def test_local_session(case):
     await states.remember(case, "IdTokenCached")
+
+
+@testcase("TC_X_08_CS", "Reserved, then the reserving driver comes")
+async def test_reserved(case):
+    await states.reach(case, "Reserved")
+    await states.reach(case, "EnergyTransferStarted")
 
 
 @testcase("TC_X_02_CS", "Remote start and stop, then the EV leaves")
@@ -95,6 +101,7 @@ MUTATIONS = [
     mutation("TC_X_02_CS", "TransactionEvent", {"triggerReason": "RemoteStart"}, "transactionInfo.remoteStartId", op="delete"),
     mutation("TC_X_03_CS", "TransactionEvent", {"transactionInfo.chargingState": "SuspendedEV"}, "transactionInfo.chargingState", "Charging"),
     mutation("TC_X_04_CS", "StatusNotification", {"connectorStatus": "Unavailable"}, "connectorStatus", "Faulted"),
+    mutation("TC_X_08_CS", "StatusNotification", {"connectorStatus": "Reserved"}, "connectorStatus", "Faulted"),
     {**mutation("TC_X_06_CS", "Reset", {}, "status", "Rejected"), "message_type": "CALLRESULT"},
 ]
 """One fault per case, each aimed at a state's own validation (EXPECTED_FAILS). TC_X_01_CS has none: a FAIL
@@ -106,6 +113,7 @@ EXPECTED_FAILS = {
     "TC_X_03_CS": "EnergyTransferSuspended step 1",
     "TC_X_04_CS": "Unavailable step 3",
     "TC_X_06_CS": "Booted step 2",
+    "TC_X_08_CS": "Reserved step 3",
 }
 
 
@@ -127,7 +135,7 @@ def result(report_dir: Path, case_id: str) -> dict:
 @pytest.mark.slow
 def test_every_state_the_reference_can_perform_passes(pytester: pytest.Pytester) -> None:
     report_dir = run_cases(pytester)
-    verdicts = {case: result(report_dir, case) for case in [f"TC_X_0{n}_CS" for n in range(1, 8)]}
+    verdicts = {case: result(report_dir, case) for case in [f"TC_X_0{n}_CS" for n in range(1, 9)]}
     assert all(r["verdict"] == "PASS" for r in verdicts.values()), verdicts
 
 
