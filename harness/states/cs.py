@@ -1,4 +1,4 @@
-"""Part 6 §2.18 Reusable States for a Charging Station under test, as one table.
+"""Part 6 §2.18 Reusable States and §2.19 Memory States for a Charging Station under test, as tables.
 
 Each state plays the steps of its table, numbered as there but prefixed with the state's name so that a
 verdict says where it stopped ("Booted 5-6"), and names its tool validations the same way ("Booted step 5",
@@ -7,14 +7,30 @@ call, ``await reach(case, "EnergyTransferStarted", authorization="local")``: the
 run only when the SUT model (:mod:`harness.sut_model`) says they are missing, and the branches on
 TxCtrlr.TxStartPoint read the model too (refreshed whenever a case reads or sets the variable).
 
-=======================  =====================================  ===========================================
-state                    needs first (Part 6 "Before")          reached when (SUT model)
-=======================  =====================================  ===========================================
-Booted                   —                                      (always played: a power cycle or a Reset)
-EVConnectedPreSession    —                                      the configured connector is Occupied
-Authorized               —                                      a transaction carries the valid idToken
-EnergyTransferStarted    Authorized                             the transaction's chargingState is Charging
-=======================  =====================================  ===========================================
+================================  ========================  ================================================
+state                             needs first (Part 6       reached when (SUT model, and this case's frames)
+                                  "Before")
+================================  ========================  ================================================
+Booting, Booted                   —                         (always played: a Reset, or a power cycle)
+Reserved                          —                         the model holds a reservation
+Unavailable                       —                         the EVSE or the station was made Inoperative
+ParkingBayOccupied (optional)     —                         EV connected, a transaction runs, or EVDetected
+EVConnectedPreSession             ParkingBayOccupied        the configured connector is Occupied
+Authorized (local / remote)       ParkingBayOccupied        a transaction carries the valid idToken
+Authorized15118                   —                         a transaction carries the valid idToken
+EnergyTransferStarted             Authorized                the transaction's chargingState is Charging
+EnergyTransferSuspended           EnergyTransferStarted     the transaction's chargingState is SuspendedEV
+StopAuthorized (local / remote)   EnergyTransferStarted     EV connected, the last authorization a stop
+EVConnectedPostSession            StopAuthorized            StopAuthorized, and no longer charging
+EVDisconnected                    EVConnectedPostSession    the connector is not Occupied
+ParkingBayUnoccupied              EVDisconnected            no EV connected and no transaction
+StartOfflineTransaction, Renego-  —                         (always played)
+tiateChargingLimits, GetInstal-
+ledCertificates, RebootBefore-
+Firmware{Installation,Activation}
+================================  ========================  ================================================
+
+The Memory States (§2.19) are in :data:`MEMORY_STATES`: ``await remember(case, "IdTokenLocalAuthList")``.
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ from harness.case import Case, Expected
 from harness.core.frames import Call, CallResult
 from harness.matching import ABSENT, PRESENT, any_item, not_, one_of
 from harness.roles import FakeCsms
+from harness.sut_model import Transaction
 from harness.trace import CSMS_TO_CS
 from harness.verdicts import HarnessError, Inconclusive, SutTimeout
 
@@ -371,7 +388,7 @@ async def tx_stop_points(case: Case) -> list[str]:
     return [point.strip() for point in value.split(",") if point.strip()]
 
 
-def _running(case: Case) -> Any:
+def _running(case: Case) -> Transaction | None:
     return case.link.model.running_transaction(case.config.evse_id)
 
 

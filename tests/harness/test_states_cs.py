@@ -179,3 +179,27 @@ def test_every_part_6_state_is_in_a_table() -> None:
     assert set(part6.memory_states["cs"]) == set(cs.MEMORY_STATES)
     for state in cs.STATES.values():
         assert set(state.needs) <= set(cs.STATES)
+
+
+def csr(key) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    request = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CS001")])
+    ).sign(key, hashes.SHA256())
+    return request.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_the_csr_rules_of_the_renew_memory_states() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    station, v2g = cs.CSR_RULES["ChargingStationCertificate"], cs.CSR_RULES["V2GCertificate"]
+    small_rsa, rsa_2048 = rsa.generate_private_key(65537, 1024), rsa.generate_private_key(65537, 2048)
+    p256, p192 = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP192R1())
+    assert cs.csr_problem(csr(rsa_2048), station) is None and cs.csr_problem(csr(p256), station) is None
+    assert "1024 bits" in cs.csr_problem(csr(small_rsa), station)
+    assert "192 bits" in cs.csr_problem(csr(p192), station)
+    assert "ECDSA" in cs.csr_problem(csr(rsa_2048), v2g) and cs.csr_problem(csr(p256), v2g) is None
+    assert "PEM" in cs.csr_problem("not a csr", station)
