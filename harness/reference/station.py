@@ -30,6 +30,7 @@ from ocpp.v201.enums import (
     ConnectorStatusEnumType,
     EventNotificationEnumType,
     EventTriggerEnumType,
+    FirmwareStatusEnumType,
     MessageTriggerEnumType,
     ReasonEnumType,
     RegistrationStatusEnumType,
@@ -116,6 +117,8 @@ class ReferenceStation:
         }
         self._reported_status: dict[tuple[int, int], ConnectorStatusEnumType] = {}
         self._unavailable: set[tuple[int, int]] = set()
+        self._installing: int | None = None
+        """The requestId of the firmware update to install after the reboot it asked for (L01)."""
         self._reservations: dict[int, tuple[int, dict[str, Any]]] = {}
         """EVSE id -> (reservationId, idToken) of the reservation it holds (H01)."""
         self._scheduled_availability: dict[tuple[int, int], bool] = {}
@@ -328,6 +331,28 @@ class ReferenceStation:
             return ConnectorStatusEnumType.reserved
         return ConnectorStatusEnumType.available
 
+    # ----------------------------------------------------------------- firmware (L01)
+
+    def update_firmware(self, request_id: int) -> None:
+        """L01 for a station that reboots before installing: Downloading, Downloaded, InstallRebooting, the reboot
+        (boot reason FirmwareUpdate), then Installing and Installed once booted. Nothing is really downloaded:
+        the image stays the same."""
+        self.enqueue(self._update_firmware(request_id))
+
+    async def _update_firmware(self, request_id: int) -> None:
+        for status in (FirmwareStatusEnumType.downloading, FirmwareStatusEnumType.downloaded, FirmwareStatusEnumType.install_rebooting):
+            with contextlib.suppress(Offline):
+                await self._call(call.FirmwareStatusNotification(status=status, request_id=request_id))
+        self._installing = request_id
+        await self.reboot(BootReasonEnumType.firmware_update)
+
+    async def _install_firmware(self) -> None:
+        """After the boot: Installing, Installed, and the critical security event FirmwareUpdated (L01.FR.31)."""
+        request_id, self._installing = self._installing, None
+        for status in (FirmwareStatusEnumType.installing, FirmwareStatusEnumType.installed):
+            await self._call(call.FirmwareStatusNotification(status=status, request_id=request_id))
+        await self._call(call.SecurityEventNotification(type="FirmwareUpdated", timestamp=now()))
+
     # ----------------------------------------------------------------- reservations (H01-H04)
 
     def reservation_answer(self, evse_id: int | None) -> ReserveNowStatusEnumType:
@@ -449,6 +474,8 @@ class ReferenceStation:
             await self._report_connectors(everything)
             if fresh_boot:
                 await self._call(call.SecurityEventNotification(type="StartupOfTheDevice", timestamp=now()))
+            if fresh_boot and self._installing is not None:
+                await self._install_firmware()
             workers += [asyncio.create_task(self._deliver_transactions()), asyncio.create_task(self._heartbeat())]
             self._ready = True
             self._notify_config_changed()

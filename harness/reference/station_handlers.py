@@ -30,6 +30,7 @@ from ocpp.v201.enums import (
     ResetStatusEnumType,
     TriggerMessageStatusEnumType,
     TriggerReasonEnumType,
+    UpdateFirmwareStatusEnumType,
 )
 
 if TYPE_CHECKING:
@@ -183,6 +184,14 @@ class StationChargePoint(ChargePoint):
     @after(Action.cancel_reservation)
     def after_cancel_reservation(self, reservation_id: int, **_: Any) -> None:
         self._station.cancel_reservation(reservation_id)
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any) -> call_result.UpdateFirmware:
+        return call_result.UpdateFirmware(status=UpdateFirmwareStatusEnumType.accepted)
+
+    @after(Action.update_firmware)
+    def after_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any) -> None:
+        self._station.update_firmware(request_id)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

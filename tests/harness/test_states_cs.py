@@ -4,8 +4,8 @@ Each throw-away case reaches a state through the pytest plugin (``--ocpp-sut ref
 must PASS; a wire mutation of the reference's frames must make the state's own validation FAIL, named in the
 case's result file. The reference station cannot perform these states (its Part 2 does not go that far), so
 they have no run here: RenegotiateChargingLimits (no ISO 15118),
-GetInstalledCertificates and the certificate memory states (no PKI), the firmware reboots (no
-UpdateFirmware), IdTokenLocalAuthList (no SendLocalList), SetChargingProfile (no smart charging).
+GetInstalledCertificates and the certificate memory states (no PKI), RebootBeforeFirmwareActivation
+(the reference reboots before installing), IdTokenLocalAuthList (no SendLocalList), SetChargingProfile (no smart charging).
 """
 
 from __future__ import annotations
@@ -95,6 +95,16 @@ async def test_remote_with_authorize(case):
     await states.reach(case, "EVDisconnected", stop="remote")
 
 
+@testcase("TC_X_11_CS", "A firmware update that reboots before installing")
+async def test_firmware(case):
+    firmware = {{"location": "http://127.0.0.1/firmware.bin", "retrieveDateTime": "2026-01-01T00:00:00Z"}}
+    await case.call("UpdateFirmware", {{"requestId": 1, "firmware": firmware}})
+    await case.expect("FirmwareStatusNotification", {{"status": "Downloading"}})
+    await case.expect("FirmwareStatusNotification", {{"status": "Downloaded"}})
+    await states.reach(case, "RebootBeforeFirmwareInstallation")
+    await case.expect("FirmwareStatusNotification", {{"status": "Installed"}})
+
+
 @testcase("TC_X_10_CS", "Last in the file: a FAIL here leaves an occupied bay the restore cannot empty")
 async def test_parking_again(case):
     await states.configure(case, {PARKING})
@@ -117,6 +127,7 @@ MUTATIONS = [
     mutation("TC_X_08_CS", "StatusNotification", {"connectorStatus": "Reserved"}, "connectorStatus", "Faulted"),
     mutation("TC_X_09_CS", "TransactionEvent", {"triggerReason": "RemoteStop"}, "triggerReason", "StopAuthorized"),
     mutation("TC_X_10_CS", "TransactionEvent", {"triggerReason": "EVDeparted"}, "transactionInfo.stoppedReason", "Remote"),
+    mutation("TC_X_11_CS", "BootNotification", {"reason": "FirmwareUpdate"}, "reason", "PowerUp"),
     mutation("TC_X_06_CS", "SecurityEventNotification", {}, "type", "FirmwareUpdated"),
 ]
 """One fault per case, each aimed at a state's own validation (EXPECTED_FAILS). TC_X_01_CS has none: a FAIL
@@ -132,6 +143,7 @@ EXPECTED_FAILS = {
     "TC_X_08_CS": "Reserved step 3",
     "TC_X_09_CS": "StopAuthorized B step 3",
     "TC_X_10_CS": "ParkingBayUnoccupied step 1",
+    "TC_X_11_CS": "RebootBeforeFirmwareInstallation step 3",
 }
 
 
@@ -153,7 +165,7 @@ def result(report_dir: Path, case_id: str) -> dict:
 @pytest.mark.slow
 def test_every_state_the_reference_can_perform_passes(pytester: pytest.Pytester) -> None:
     report_dir = run_cases(pytester)
-    verdicts = {case: result(report_dir, case) for case in [f"TC_X_{n:02}_CS" for n in range(1, 11)]}
+    verdicts = {case: result(report_dir, case) for case in [f"TC_X_{n:02}_CS" for n in range(1, 12)]}
     assert all(r["verdict"] == "PASS" for r in verdicts.values()), verdicts
 
 
