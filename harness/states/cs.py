@@ -928,7 +928,8 @@ async def reboot_before_firmware_installation(case: Case, *, bootloader_ocpp: bo
 
 async def reboot_before_firmware_activation(case: Case, **_: Any) -> None:
     """Reusable State RebootBeforeFirmwareActivation: the InstallRebooting notification is optional (step
-    1), so whichever of it and the BootNotification comes first decides."""
+    1), so whichever of it and the BootNotification comes first decides. The reference station reboots
+    before installing (RebootBeforeFirmwareInstallation), so this one is not run against it."""
     connection = case.link.connection.number if case.link.connection else 0
     with case.step("RebootBeforeFirmwareActivation 1-2", "FirmwareStatusNotificationRequest InstallRebooting (optional)"):
         first = await case.expect_any(
@@ -963,7 +964,8 @@ RENEGOTIATED_LIMIT = {"W": 10000.0, "A": 10.0}
 async def renegotiate_charging_limits(case: Case, *, charging_rate_unit: str = "A", **_: Any) -> None:
     """Reusable State RenegotiateChargingLimits (ISO 15118): the EV's new needs, a TxProfile for the running
     transaction, the optional NotifyEVChargingSchedule (checked when it came) and, when the transaction is
-    not charging, TransactionEvents until it is (steps 7-8, errata 2025-09 §6.2.119)."""
+    not charging, TransactionEvents until it is (steps 7-8, errata 2025-09 §6.2.119). The reference station
+    has no ISO 15118: its case is INCONCLUSIVE at the manual action."""
     evse_id = case.config.evse_id
     case.respond("NotifyEVChargingNeeds", {"status": "Accepted"})
     case.respond("NotifyEVChargingSchedule", {"status": "Accepted"})
@@ -1028,7 +1030,7 @@ async def get_installed_certificates(
 ) -> CallResult:
     """Reusable State GetInstalledCertificates (the PDF's GetInstalledCertificateIdsRequest): Accepted, with
     an entry of the specified certificateType, whose certificateHashData is ``hash_data`` (the configured
-    certificate's) when given."""
+    certificate's) when given. The reference station has no certificate store: not run against it."""
     entry: dict[str, Any] = {"certificateType": certificate_type}
     entry.update({f"certificateHashData.{key}": value for key, value in (hash_data or {}).items()})
     with case.step("GetInstalledCertificates 1-2", "The OCTT sends a GetInstalledCertificateIdsRequest"):
@@ -1115,7 +1117,8 @@ async def reach(case: Case, name: str, **options: Any) -> None:
 
 
 async def certificate_installed(case: Case, *, certificate_type: str, certificate: str, **_: Any) -> CallResult:
-    """Memory State CertificateInstalled: the specified certificateType's configured certificate installed."""
+    """Memory State CertificateInstalled: the specified certificateType's configured certificate installed.
+    The reference station has no certificate store: not run against it."""
     with case.step("CertificateInstalled 1-2", "The OCTT sends an InstallCertificateRequest"):
         answer = await case.call("InstallCertificate", {"certificateType": certificate_type, "certificate": certificate})
         case.verify(answer, {"status": "Accepted"}, validation="CertificateInstalled step 2")
@@ -1144,7 +1147,8 @@ IDTOKEN_CACHED_SESSION = (
 
 async def id_token_local_auth_list(case: Case, *, version_number: int = 1, **_: Any) -> CallResult:
     """Memory State IdTokenLocalAuthList: LocalAuthListCtrlr.Enabled true if implemented (errata 2025-09
-    §6.2.121), then a Full list with the valid idToken."""
+    §6.2.121), then a Full list with the valid idToken. The reference station has no Local Authorization
+    List: not run against it."""
     with case.step("IdTokenLocalAuthList", "Configuration State: LocalAuthListCtrlr.Enabled is true (If implemented)"):
         await configure(case, [("LocalAuthListCtrlr", "Enabled", "true")], if_implemented=True)
     with case.step("IdTokenLocalAuthList 1-2", "The OCTT sends a SendLocalListRequest with updateType Full"):
@@ -1164,7 +1168,8 @@ async def set_charging_profile(
     case: Case, *, charging_profile: dict[str, Any], evse_id: int | None = None, **_: Any
 ) -> CallResult:
     """Memory State SetChargingProfile: the provided chargingProfile, on the given EVSE (default the
-    configured one; 0 for a ChargingStationMaxProfile)."""
+    configured one; 0 for a ChargingStationMaxProfile). The reference station has no smart charging: not run
+    against it."""
     evse_id = case.config.evse_id if evse_id is None else evse_id
     with case.step("SetChargingProfile 1-2", "The OCTT sends a SetChargingProfileRequest"):
         answer = await case.call("SetChargingProfile", {"evseId": evse_id, "chargingProfile": charging_profile})
@@ -1211,7 +1216,8 @@ async def _renew_certificate(
     case: Case, state: str, certificate_type: str, trigger: dict[str, Any], sign_csr: SignCsr | None
 ) -> CallResult:
     """Steps 1-6 of both Renew… memory states: TriggerMessage, the SignCertificateRequest (its CSR checked),
-    CertificateSigned with the chain the lab's CA signs."""
+    CertificateSigned with the chain the lab's CA signs. The reference station has no PKI: not run against
+    it (the CSR rules are tested on their own)."""
     if sign_csr is None:
         raise Inconclusive(f"{state} needs the lab's CA to sign the station's CSR (option sign_csr)")
     case.respond("SignCertificate", {"status": "Accepted"})

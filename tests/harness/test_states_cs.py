@@ -2,10 +2,11 @@
 
 Each throw-away case reaches a state through the pytest plugin (``--ocpp-sut reference --ocpp-role cs``) and
 must PASS; a wire mutation of the reference's frames must make the state's own validation FAIL, named in the
-case's result file. The reference station cannot perform these states (its Part 2 does not go that far), so
-they have no run here: RenegotiateChargingLimits (no ISO 15118),
-GetInstalledCertificates and the certificate memory states (no PKI), RebootBeforeFirmwareActivation
-(the reference reboots before installing), IdTokenLocalAuthList (no SendLocalList), SetChargingProfile (no smart charging).
+case's result file. The reference station cannot perform these states (its Part 2 does not go that far),
+so they have no run here: RenegotiateChargingLimits (no ISO 15118), GetInstalledCertificates and the
+certificate memory states (no PKI; the CSR rules are tested alone), RebootBeforeFirmwareActivation (the
+reference reboots before installing), IdTokenLocalAuthList (no SendLocalList), SetChargingProfile (no smart
+charging).
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ async def test_firmware(case):
     await case.expect("FirmwareStatusNotification", {{"status": "Installed"}})
 
 
+@testcase("TC_X_12_CS", "An action the reference cannot perform: INCONCLUSIVE, never FAIL")
+async def test_renegotiation(case):
+    await states.reach(case, "EnergyTransferStarted")
+    await states.reach(case, "RenegotiateChargingLimits")
+
+
 @testcase("TC_X_10_CS", "Last in the file: a FAIL here leaves an occupied bay the restore cannot empty")
 async def test_parking_again(case):
     await states.configure(case, {PARKING})
@@ -167,6 +174,8 @@ def test_every_state_the_reference_can_perform_passes(pytester: pytest.Pytester)
     report_dir = run_cases(pytester)
     verdicts = {case: result(report_dir, case) for case in [f"TC_X_{n:02}_CS" for n in range(1, 12)]}
     assert all(r["verdict"] == "PASS" for r in verdicts.values()), verdicts
+    renegotiation = result(report_dir, "TC_X_12_CS")
+    assert renegotiation["verdict"] == "INCONCLUSIVE" and "renegotiate_charging_limits" in renegotiation["reason"]
 
 
 @pytest.mark.slow
