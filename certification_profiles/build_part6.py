@@ -24,7 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SOURCE = Path("/work/shared/spec/ocpp-2.0.1/OCPP-2.0.1_edition3_part6-testcases.md")
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/spec/ocpp-2.0.1/OCPP-2.0.1_edition3_part6-testcases.md"
 OUTPUT = HERE / "part6.json"
 CORRECTIONS = HERE / "part6_corrections.toml"
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SOURCE = Path("/work/shared/spec/ocpp-2.0.1/OCPP-2.0.1_edition3_errata_2025-09.md")
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/spec/ocpp-2.0.1/OCPP-2.0.1_edition3_errata_2025-09.md"
 OUTPUT = HERE / "requirements_errata.csv"
 FIELDS = ("id", "action", "precondition", "requirement", "note", "section")
 

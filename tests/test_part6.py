@@ -16,7 +16,8 @@ from harness.part6 import (CaseTable, case_table, device_model, load_part6, memo
 from harness.requirements import load_requirements, quote, requirement
 
 PROFILES = catalog_dir()
-SPEC = Path("/work/shared/spec/ocpp-2.0.1")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "ocpp-2.0.1"
+"""The standard beside the repository (shared/, as on a developer's machine and in CI)."""
 IMPLEMENTED = ("TC_B_01_CS", "TC_B_02_CS", "TC_B_03_CS", "TC_B_06_CS", "TC_B_09_CS", "TC_E_03_CS", "TC_E_40_CS",
                "TC_G_01_CS", "TC_P_01_CS", "TC_B_01_CSMS", "TC_B_02_CSMS", "TC_B_06_CSMS", "TC_C_06_CSMS",
                "TC_E_01_CSMS", "TC_P_02_CSMS")
