@@ -222,6 +222,22 @@ async def booted(case: Case, *, power_cycle: bool = True, connectors_validation:
     return boot
 
 
+async def plug_in_reported(case: Case, state: str) -> int:
+    """The opening both EVConnectedPreSession and EnergyTransferStarted part 1 share: "Manual Action: Connect
+    the EV and EVSE", then steps 1-2, the connector reported Occupied (validation "<state> step 1").
+    Returns the mark from before the plug-in: the TransactionEvent of step 3 may come before the report
+    (Part 6 §2.1)."""
+    evse_id, connector_id = case.config.evse_id, case.config.connector_id
+    case.forget_received()
+    plugged = case.mark()
+    with case.step(state, "Manual Action: Connect the EV and EVSE"):
+        await case.manual("plug_in", evse_id=evse_id, connector_id=connector_id)
+    with case.step(f"{state} 1-2", "The Charging Station notifies the CSMS about the connector status"):
+        report = await case.expect_any(connector_report(evse_id, connector_id), validation=f"{state} step 1")
+        verify_connector_report(case, report, "Occupied", f"{state} step 1")
+    return plugged
+
+
 async def ev_connected_pre_session(case: Case) -> Call | None:
     """Reusable State EVConnectedPreSession: plug in; the connector is reported Occupied; a TransactionEvent
     when the transaction starts at EVConnected (or already runs). Part 6 §2.1: the status and the
@@ -229,13 +245,7 @@ async def ev_connected_pre_session(case: Case) -> Call | None:
     evse_id, connector_id = case.config.evse_id, case.config.connector_id
     authorized = _authorized(case)
     event_type = _plug_in_event_type(await tx_start_points(case), authorized)
-    case.forget_received()
-    plugged = case.mark()
-    with case.step("EVConnectedPreSession", "Manual Action: Connect the EV and EVSE"):
-        await case.manual("plug_in", evse_id=evse_id, connector_id=connector_id)
-    with case.step("EVConnectedPreSession 1-2", "The Charging Station notifies the CSMS about the connector status"):
-        report = await case.expect_any(connector_report(evse_id, connector_id), validation="EVConnectedPreSession step 1")
-        verify_connector_report(case, report, "Occupied", "EVConnectedPreSession step 1")
+    plugged = await plug_in_reported(case, "EVConnectedPreSession")
     if event_type is None:
         return None
     with case.step("EVConnectedPreSession 3-4", "The Charging Station sends a TransactionEventRequest"):
@@ -336,15 +346,9 @@ async def energy_transfer_started(case: Case) -> Call:
 
 
 async def _energy_transfer_part_1(case: Case, start_points: list[str]) -> None:
-    evse_id, connector_id = case.config.evse_id, case.config.connector_id
+    evse_id = case.config.evse_id
     started = case.link.model.running_transaction(evse_id) is not None
-    case.forget_received()
-    plugged = case.mark()
-    with case.step("EnergyTransferStarted", "Manual Action: Connect the EV and EVSE"):
-        await case.manual("plug_in", evse_id=evse_id, connector_id=connector_id)
-    with case.step("EnergyTransferStarted 1-2", "The Charging Station notifies the CSMS about the connector status"):
-        report = await case.expect_any(connector_report(evse_id, connector_id), validation="EnergyTransferStarted step 1")
-        verify_connector_report(case, report, "Occupied", "EnergyTransferStarted step 1")
+    plugged = await plug_in_reported(case, "EnergyTransferStarted")
     if not ("EVConnected" in start_points or started):
         return
     with case.step("EnergyTransferStarted 3-4", "The Charging Station sends a TransactionEventRequest"):

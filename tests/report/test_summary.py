@@ -15,6 +15,7 @@ import pytest
 from harness import cli, plugin
 from harness.catalog import load_catalog
 from harness.config import from_dict, reference_config
+from harness.part6 import case_table
 from harness.pics import Pics
 from harness.report import summary as run_summary
 from harness.report.waivers import parse
@@ -299,7 +300,8 @@ def test_a_real_run_counts_the_same_in_summary_junit_and_markdown(capsys: pytest
 
     failed = properties["TC_B_09_CS"]
     assert (failed["verdict"], failed["verdict_class"], failed["profiles"]) == ("FAIL", "sut-failure", "core:M")
-    assert failed["step"].startswith("step 1-2") and failed["requirement"].startswith("B05.FR.01")
+    assert failed["step"].startswith("step 1-2") and failed["validation"] == "step 2"
+    assert failed["requirement"] == case_table("TC_B_09_CS").validation("step 2").requirement
     assert properties["TC_B_06_CS"]["verdict_class"] == "inconclusive" and "step" not in properties["TC_B_06_CS"]
     assert properties["TC_P_01_CS"]["verdict_class"] == "pass"
 
