@@ -176,13 +176,17 @@ async def accepted(case: Case, reboot: bool) -> None:
 
 
 async def connectors_reported(case: Case) -> None:
-    """After an accepted boot the station reports every connector (B01.FR.05): let those reports arrive
-    now, not in the middle of the next case. A station that does not send them is judged by the cases that
-    check it; here it only costs the wait."""
+    """After an accepted boot the station reports every connector (B01.FR.05) and sends its startup
+    SecurityEventNotification (Reusable State Booted, steps 5 and 7): let them arrive now, not in the
+    middle of the next case. A station that does not send them is judged by the cases that check it; here
+    it only costs the wait."""
     model = case.link.model
     expected = {(evse, connector) for evse, ids in case.config.connectors.items() for connector in ids}
     try:
-        await case.wait_until(lambda: expected <= model.reported_since_boot, "a report of every connector after the boot")
+        await case.wait_until(
+            lambda: expected <= model.reported_since_boot and model.security_event_since_boot,
+            "a report of every connector and a SecurityEventNotification after the boot",
+        )
     except SutFailure as silence:
         case.trace.event("restore", note=silence.reason)
 

@@ -70,6 +70,8 @@ class SutModel:
     """Variables set during the current case, with the value they had before (None: not known)."""
     reported_since_boot: set[tuple[int, int]] = field(default_factory=set)
     """Connectors whose state the station reported since its last accepted boot (B01.FR.05)."""
+    security_event_since_boot: bool = False
+    """Whether a SecurityEventNotification came since the last accepted boot (Reusable State Booted step 7)."""
     inoperative: set[int] = field(default_factory=set)
     """EVSE ids (0 = the whole station) made Inoperative by ChangeAvailability."""
     reservations: set[int] = field(default_factory=set)
@@ -194,6 +196,7 @@ class SutModel:
         if self.registration != "Accepted":
             return
         self.reported_since_boot.clear()
+        self.security_event_since_boot = False
         if request.get("reason") not in (None, "Triggered"):
             # A real boot (power-up, reset): nothing of the previous session survives but the configuration.
             self.transactions.clear()
@@ -221,6 +224,10 @@ class SutModel:
             self.inoperative.add(evse_id)
         else:
             self.inoperative.discard(evse_id)
+
+
+def _security_event(model: SutModel, payload: dict[str, Any]) -> None:
+    model.security_event_since_boot = True
 
 
 def _reservation_status_update(model: SutModel, payload: dict[str, Any]) -> None:
@@ -252,6 +259,7 @@ _CALLS = {
     "NotifyEvent": SutModel._notify_event,
     "TransactionEvent": SutModel._transaction_event,
     "ReservationStatusUpdate": _reservation_status_update,
+    "SecurityEventNotification": _security_event,
 }
 """The station's CALLs that change a fact by themselves."""
 

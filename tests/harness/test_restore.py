@@ -82,10 +82,11 @@ async def bench() -> AsyncIterator[tuple[Environment, ScriptedStation]]:
 
 
 async def booted(environment: Environment, station: ScriptedStation) -> None:
-    """The station boots while the prelude waits, then reports its connector."""
+    """The station boots while the prelude waits, then reports its connector and its startup."""
     prelude = asyncio.create_task(environment.before_case())
     assert (await station.call("BootNotification", BOOT))["status"] == "Accepted"
     await station.call("StatusNotification", status("Available"))
+    await station.call("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": "2024-05-01T12:00:00Z"})
     assert await prelude is None
 
 

@@ -93,3 +93,13 @@ def test_reservations_last_until_cancelled_expired_or_used() -> None:
     call(model, STATION_TO_CSMS, "ReservationStatusUpdate", {"reservationId": 2, "reservationUpdateStatus": "Expired"}, {})
     call(model, STATION_TO_CSMS, "TransactionEvent", {"eventType": "Started", "seqNo": 0, "reservationId": 3, "transactionInfo": {"transactionId": "T"}}, {})
     assert model.reservations == set()
+
+
+def test_what_the_station_sent_since_its_last_boot() -> None:
+    model = SutModel()
+    booted(model)
+    call(model, STATION_TO_CSMS, "StatusNotification", {"evseId": 1, "connectorId": 1, "connectorStatus": "Available"}, {})
+    call(model, STATION_TO_CSMS, "SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": "2024-05-01T12:00:00Z"}, {})
+    assert model.reported_since_boot == {(1, 1)} and model.security_event_since_boot
+    call(model, STATION_TO_CSMS, "BootNotification", {"reason": "RemoteReset"}, {"status": "Accepted", "interval": 5})
+    assert model.reported_since_boot == set() and not model.security_event_since_boot
