@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from harness.case import SESSION, Case, CaseInfo
+from harness.core.frames import CallResult
 from harness.roles import ConnectRefused, FakeCsms, FakeStation
 from harness.states.cs import general_preconditions, tx_start_points
 from harness.verdicts import HarnessError, Inconclusive, SutFailure
@@ -164,6 +165,8 @@ async def accepted(case: Case, reboot: bool) -> None:
     try:
         await case.wait_until(lambda: model.accepted or _registered_silently(case, connection), "an accepted BootNotification", wait)
     except SutFailure:
+        if model.registration is None and await _already_accepted(case):
+            return
         if not reboot:
             raise
         await case.manual("reboot")
@@ -189,6 +192,23 @@ async def connectors_reported(case: Case) -> None:
         )
     except SutFailure as silence:
         case.trace.event("restore", note=silence.reason)
+
+
+async def _already_accepted(case: Case) -> bool:
+    """A station the harness never saw boot and that stays silent: ask it for a BootNotification
+    (TriggerMessage, F06). One that answers Rejected considers itself Accepted already (F06.FR.17); one that
+    accepts boots, and the BootNotification is answered Accepted."""
+    trigger = await case.call_answer("TriggerMessage", {"requestedMessage": "BootNotification"})
+    status = trigger.payload.get("status") if isinstance(trigger, CallResult) else None
+    model = case.link.model
+    if status == "Rejected":
+        case.trace.event("restore", note="TriggerMessage BootNotification Rejected: the station is Accepted already (F06.FR.17)")
+        model.registration = "Accepted"
+        return True
+    if status == "Accepted":
+        await case.wait_until(lambda: model.accepted, "the triggered BootNotification")
+        return True
+    return False
 
 
 def _registered_silently(case: Case, connection: int) -> bool:

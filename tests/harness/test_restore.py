@@ -50,12 +50,16 @@ class ScriptedStation:
             self.requests.append(frame[2])
             await self.ws.send(json.dumps([3, frame[1], self._answer(frame[2], frame[3])]))
 
-    @staticmethod
-    def _answer(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    trigger_status = "Rejected"
+    """How it answers TriggerMessage BootNotification: Rejected, as a station already Accepted does (F06.FR.17)."""
+
+    def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action == "GetVariables":
             return {"getVariableResult": [_read(item) for item in payload["getVariableData"]]}
         if action == "SetVariables":
             return {"setVariableResult": [{"attributeStatus": "Accepted", "component": i["component"], "variable": i["variable"]} for i in payload["setVariableData"]]}
+        if action == "TriggerMessage":
+            return {"status": self.trigger_status}
         return {"status": "Accepted"}
 
 
@@ -127,3 +131,13 @@ async def test_a_station_the_restore_cannot_bring_back_makes_the_next_case_incon
     blocked = await environment.before_case()
     assert isinstance(blocked, Inconclusive)
     assert "unplug" in blocked.reason and "general preconditions" in blocked.reason
+
+
+async def test_a_silent_station_already_accepted_is_asked_and_not_blocked(bench: tuple[Environment, ScriptedStation]) -> None:
+    """A station that was registered before the harness started sends nothing on connecting: the harness
+    triggers a BootNotification, the station answers Rejected (it is Accepted already, F06.FR.17), and the
+    cases run."""
+    environment, station = bench
+    assert await environment.before_case() is None
+    assert station.requests[0] == "TriggerMessage"
+    assert environment.link.model.registration == "Accepted"
