@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -48,6 +50,10 @@ MAX_MESSAGE_ID_LENGTH = 36
 
 MAX_ERROR_DESCRIPTION_LENGTH = 255
 """Part 4 Table 7: ErrorDescription is string[255]."""
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""The only way a surrogate gets into a frame: an escape ``\\ud800``-``\\udfff`` (websockets rejects raw ones).
+Only a frame holding one pays for the full check."""
 
 UNREADABLE_MESSAGE_ID = "-1"
 """Part 4 §4.2.3: the messageId of a CALLERROR answering a frame whose id cannot be read."""
@@ -160,7 +166,9 @@ _EXPECTED_LENGTH = {MessageType.CALL: 4, MessageType.CALLRESULT: 3, MessageType.
 def parse(text: str) -> Frame:
     """Parse one WebSocket text message into a frame, or raise :class:`FrameError` saying what is wrong."""
     try:
-        data = json.loads(text, parse_constant=_reject_non_json_constant)
+        data = json.loads(text, parse_constant=_reject_non_json_constant, parse_float=_finite_number)
+        if SURROGATE_ESCAPE.search(text):
+            _encodable(data)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"not valid JSON: {exc}", RpcErrorCode.RpcFrameworkError) from None
     message_type = _read_message_type(data)
@@ -184,6 +192,23 @@ def parse(text: str) -> Frame:
 def serialize(frame: Frame) -> str:
     """The compact JSON text of a frame (UTF-8 safe: non-ASCII text is kept, Part 4 §4.1.2)."""
     return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _finite_number(literal: str) -> float:
+    """A JSON number too large for a double (``1E310``) would become infinity, which no JSON can carry on."""
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"the number {literal[:40]} is out of range")
+    return value
+
+
+def _encodable(data: Any) -> None:
+    """Every string must be Unicode text that UTF-8 can carry (Part 4 §4.1.2): an escaped lone surrogate
+    (``"\\ud800"``) parses, but could be neither answered nor written to a trace."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text") from None
 
 
 def _reject_non_json_constant(name: str) -> Any:

@@ -423,3 +423,24 @@ def test_parse_never_raises_anything_but_frame_error_on_odd_inputs():
 def test_serialize_refuses_nan_because_it_is_not_json() -> None:
     with pytest.raises(ValueError):
         serialize(Call("1", "Heartbeat", {"x": float("nan")}))
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ('[2,"\\ud800","Heartbeat",{}]', "lone surrogate"),
+        ('[2,"1","Heartbeat",{"note":"a\\udfffb"}]', "lone surrogate"),
+        ('[3,"1",{"currentTime":"\\uDC00"}]', "lone surrogate"),
+        ('[2,"1","Heartbeat",{"n":1E310}]', "out of range"),
+    ],
+)
+def test_text_no_json_could_carry_on_is_a_broken_frame_with_an_unreadable_id(text: str, why: str) -> None:
+    """Valid JSON to Python's parser, but neither Unicode text (a lone surrogate) nor a finite number: the
+    harness could neither answer it nor write it to a trace, so it is a broken frame answered with id "-1"."""
+    with pytest.raises(FrameError) as broken:
+        parse(text)
+    assert why in broken.value.reason and broken.value.message_id == "-1"
+
+
+def test_a_surrogate_pair_is_ordinary_text() -> None:
+    assert parse('[2,"1","DataTransfer",{"vendorId":"\\ud83d\\ude00"}]').payload == {"vendorId": "\U0001F600"}

@@ -108,6 +108,8 @@ async def test_silent_sut_gives_a_timeout_fail_naming_the_step(fake_csms: FakeCs
         (json.dumps([3, "no-such-call", {}]), "answers no CALL"),
         (json.dumps([2, "1", "BootNotification", {"reason": "Nope"}]), "schema"),
         (json.dumps([2, "1", "NoSuchAction", {}]), "not an OCPP 2.0.1 action"),
+        ('[2,"\\ud800","Heartbeat",{}]', "lone surrogate"),
+        ('[2,"1","Heartbeat",{"n":1E310}]', "out of range"),
     ],
 )
 async def test_bad_frames_fail_the_case_with_the_frame_quoted(
@@ -121,6 +123,7 @@ async def test_bad_frames_fail_the_case_with_the_frame_quoted(
     assert failure.value.frame == text
     [record] = [r for r in case.trace.records if r.get("raw") == text]
     assert record["direction"] == "cs-to-csms" and (record.get("problems") or record.get("violations"))
+    assert [json.loads(line) for line in case.trace.to_jsonl().splitlines()], "the trace stays valid JSON lines"
 
 
 async def test_closed_socket_mid_call_is_a_fail_not_a_hang(fake_csms: FakeCsms, case: Case) -> None:
