@@ -116,7 +116,8 @@ class SutConfig:
     role: str = "cs"
     sut: str = "reference"
     identity: str = "CS001"
-    basic_auth_password: str | None = None
+    basic_auth_password: str | None = field(default=None, repr=False)
+    """Never in a repr: pytest's ``-l`` and tracebacks print configurations."""
     # Harness as CSMS (SUT = Charging Station): where the fake CSMS listens.
     listen_host: str = "127.0.0.1"
     listen_port: int = 0

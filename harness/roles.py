@@ -278,10 +278,13 @@ def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subproto
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.startswith("Basic "):
+    """(user, password) of an ``Authorization: Basic …`` header; the scheme name is case-insensitive
+    (RFC 7235 §2.1), so ``basic`` is as good as ``Basic``."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
     user, sep, password = decoded.partition(":")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import ssl
 from pathlib import Path
 from typing import AsyncIterator
@@ -54,6 +56,21 @@ async def test_basic_auth_without_the_right_password_gets_401(basic_auth_csms: F
         await _station(basic_auth_csms, basic_auth_password=password).connect(timeout=5)
     assert refused.value.status == 401
     assert basic_auth_csms.rejections[-1].status == 401
+
+
+async def test_the_basic_scheme_name_is_case_insensitive(basic_auth_csms: FakeCsms) -> None:
+    """RFC 7235 §2.1: a station that writes "basic" authenticates like one that writes "Basic"."""
+    token = base64.b64encode(b"CS001:s3cret-s3cret-16").decode()
+    station = _station(basic_auth_csms, extra_headers={"Authorization": f"basic {token}"})
+    connection = await station.connect(timeout=5)
+    assert connection.number == 1
+    await station.stop()
+
+
+def test_the_password_is_in_no_repr_of_the_configuration() -> None:
+    config = reference_config("cs")
+    secret = "s3cret-s3cret-16"
+    assert secret not in repr(dataclasses.replace(config, basic_auth_password=secret))
 
 
 async def test_identity_is_percent_decoded_from_the_path() -> None:
