@@ -86,6 +86,11 @@ FAULTS: tuple[Fault, ...] = (
         (("TC_B_03_CS", "step 3"),),
     ),
     Fault(
+        "boot_retry_before_interval", "cs", "B03.FR.06",
+        "after the status Rejected the BootNotificationRequest is resent at once, not after the interval",
+        (("TC_B_03_CS", "step 3"),),
+    ),
+    Fault(
         "getvariables_wrong_value", "cs", "B06.FR.04",
         "the GetVariableResult attributeValue is not the value of the attribute (\"3001\" for \"300\")",
         (("TC_B_06_CS", "step 2"),),

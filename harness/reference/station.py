@@ -549,9 +549,15 @@ class ReferenceStation:
             if self.registration == RegistrationStatusEnumType.rejected and "sends_messages_while_rejected" in self.faults:
                 await charge_point.call(call.Heartbeat())
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(response.interval or BOOT_RETRY_FALLBACK_S):
+                async with asyncio.timeout(self._retry_interval(response.interval)):
                     await self._boot_trigger.wait()
                 reason = BootReasonEnumType.triggered
+
+    def _retry_interval(self, interval: int) -> float:
+        """B03.FR.05/06: the interval the CSMS gave, or our own when it gave 0 (the fault retries at once)."""
+        if self.registration == RegistrationStatusEnumType.rejected and "boot_retry_before_interval" in self.faults:
+            return 0
+        return interval or BOOT_RETRY_FALLBACK_S
 
     def trigger_boot(self) -> None:
         """TriggerMessage(BootNotification) while Pending: resend before the interval expires (B02, F06)."""

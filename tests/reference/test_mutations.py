@@ -178,7 +178,7 @@ def test_every_fault_targets_validations_of_implemented_cases_of_its_role() -> N
 
 def test_most_faults_are_wire_mutations_and_windowing_narrows_them() -> None:
     behaviour = {f.name for f in FAULTS if f.behaviour}
-    assert behaviour == {"sends_messages_while_rejected", "seqno_gap", "does_not_store_variable"}
+    assert behaviour == {"sends_messages_while_rejected", "boot_retry_before_interval", "seqno_gap", "does_not_store_variable"}
     occupied = STATION_FAULTS["occupied_not_reported"]
     assert {m.action for m in occupied.mutations} == {"StatusNotification", "NotifyEvent"}
     assert {m.case for m in occupied.windowed("TC_G_01_CS")} == {"TC_G_01_CS"}
