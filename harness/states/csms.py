@@ -330,50 +330,56 @@ def _running(case: Case, options: StateOptions) -> SimulatedTransaction:
 
 async def unavailable(case: Case, options: StateOptions) -> None:
     """Unavailable: the CSMS makes the specified EVSE Inoperative; its connectors report Unavailable."""
-    station = station_of(case.link)
-    targets = [c for c in station.connectors.values() if c.evse_id == options.evse_id]
-
-    def change_availability(call: Call) -> dict[str, Any]:
-        for connector in targets:
-            connector.operative = False
-        return {"status": "Accepted"}
-
-    case.respond("ChangeAvailability", change_availability)
-    action = _manual(case, "Unavailable", "csms_change_availability", evse_id=options.evse_id, operational_status="Inoperative")
-    with case.step("Unavailable 1-2", "The CSMS sends a ChangeAvailabilityRequest; the OCTT responds Accepted"):
-        request = await case.expect("ChangeAvailability", validation="Unavailable step 1")
-        expected = {"operationalStatus": "Inoperative", "evse.id": options.evse_id, "evse.connectorId": ABSENT}
-        case.verify(request, expected, validation="Unavailable step 1")
-    with case.step("Unavailable 3-4", "The OCTT notifies the CSMS about the state of the EVSE's connectors"):
-        await _notify_each(case, targets)
-    await action
+    expected = {"operationalStatus": "Inoperative", "evse.id": options.evse_id, "evse.connectorId": ABSENT}
+    await _evse_request(
+        case, options, "Unavailable", "ChangeAvailability", expected, lambda connector: setattr(connector, "operative", False),
+        "csms_change_availability", operational_status="Inoperative",
+    )
 
 
 async def reserved(case: Case, options: StateOptions) -> None:
     """Reserved: the CSMS reserves the specified EVSE for the configured idToken; its connectors report it."""
-    station = station_of(case.link)
-    targets = [c for c in station.connectors.values() if c.evse_id == options.evse_id]
+    token = options.id_token
+    expected = {
+        "evseId": options.evse_id,
+        "connectorType": ABSENT,
+        "idToken.idToken": token["idToken"],
+        "idToken.type": token["type"],
+    }
+    await _evse_request(
+        case, options, "Reserved", "ReserveNow", expected, lambda connector: setattr(connector, "reserved", True),
+        "csms_reserve_now", id_token=token["idToken"], type=token["type"],
+    )
 
-    def reserve_now(call: Call) -> dict[str, Any]:
+
+async def _evse_request(
+    case: Case,
+    options: StateOptions,
+    state: str,
+    action: str,
+    expected: dict[str, Any],
+    accept: Callable[[SimulatedConnector], None],
+    manual_action: str,
+    **params: Any,
+) -> None:
+    """The shape Unavailable and Reserved share: a Manual Action makes the CSMS send ``action`` for the
+    specified EVSE (steps 1-2, validation "<state> step 1"), the OCTT accepts it and changes its connectors,
+    then reports each of them (steps 3-4)."""
+    targets = _of_evse(station_of(case.link), options)
+
+    def answer(call: Call) -> dict[str, Any]:
         for connector in targets:
-            connector.reserved = True
+            accept(connector)
         return {"status": "Accepted"}
 
-    case.respond("ReserveNow", reserve_now)
-    token = options.id_token
-    action = _manual(case, "Reserved", "csms_reserve_now", evse_id=options.evse_id, id_token=token["idToken"], type=token["type"])
-    with case.step("Reserved 1-2", "The CSMS sends a ReserveNowRequest; the OCTT responds Accepted"):
-        request = await case.expect("ReserveNow", validation="Reserved step 1")
-        expected = {
-            "evseId": options.evse_id,
-            "connectorType": ABSENT,
-            "idToken.idToken": token["idToken"],
-            "idToken.type": token["type"],
-        }
-        case.verify(request, expected, validation="Reserved step 1")
-    with case.step("Reserved 3-4", "The OCTT notifies the CSMS about the state of the EVSE's connectors"):
+    case.respond(action, answer)
+    performed = _manual(case, state, manual_action, evse_id=options.evse_id, **params)
+    with case.step(f"{state} 1-2", f"The CSMS sends a {action}Request; the OCTT responds Accepted"):
+        request = await case.expect(action, validation=f"{state} step 1")
+        case.verify(request, expected, validation=f"{state} step 1")
+    with case.step(f"{state} 3-4", "The OCTT notifies the CSMS about the state of the EVSE's connectors"):
         await _notify_each(case, targets)
-    await action
+    await performed
 
 
 async def get_installed_certificates(case: Case, options: StateOptions) -> None:
