@@ -9,6 +9,7 @@ files are checked when the file is loaded: readable, parseable, the private key 
 
 from __future__ import annotations
 
+import dataclasses
 import string
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -20,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from harness.actions import ACTIONS
+from harness.reference import chaos as reference_chaos
 from harness.reference.faults import CSMS_FAULTS, STATION_FAULTS
 from harness.reference.mutations import Mutation
 from harness.verdicts import HarnessError
@@ -87,6 +89,10 @@ class Timeouts:
     silence: float = 5.0
 
 
+REFERENCE_TIMEOUTS = Timeouts(response=5.0, message=10.0, manual_action=10.0, time_tolerance=0.5, silence=1.0)
+"""The built-in reference SUTs answer at once: shorter waits than a real lab's."""
+
+
 @dataclass(frozen=True)
 class TlsConfig:
     """``[tls]``: the harness's side of the TLS link, with absolute paths of PEM files.
@@ -145,6 +151,8 @@ class SutConfig:
     faults: tuple[str, ...] = ()
     mutations: tuple[Mutation, ...] = ()
     """Wire mutations of the reference SUT's outgoing frames (the self-test's mutants)."""
+    chaos: str | None = None
+    """A chaos behaviour of the reference SUT (harness.reference.chaos), acting within every case."""
     source: str = "built-in defaults"
     tls: TlsConfig | None = None
     """``[tls]``: None means plain ws:// (the reference SUTs always run without TLS)."""
@@ -162,24 +170,52 @@ class SutConfig:
 
 
 def reference_config(
-    role: str, faults: tuple[str, ...] = (), mutations: tuple[Mutation, ...] = (), timeouts: Timeouts | None = None
+    role: str,
+    faults: tuple[str, ...] = (),
+    mutations: tuple[Mutation, ...] = (),
+    timeouts: Timeouts | None = None,
+    chaos: str | None = None,
 ) -> SutConfig:
-    """The configuration that runs the built-in reference SUT of ``role``, optionally with faults and wire
-    mutations of its outgoing frames."""
+    """The configuration that runs the built-in reference SUT of ``role``, optionally with faults, wire
+    mutations of its outgoing frames and a chaos behaviour."""
     _check_role(role)
     _check_faults(role, faults, "--ocpp-fault")
+    if chaos is not None:
+        try:
+            reference_chaos.behaviour(chaos, role)
+        except LookupError as error:
+            raise HarnessError(f"--ocpp-chaos: {error.args[0]}") from None
     return SutConfig(
         role=role,
         faults=tuple(faults),
         mutations=tuple(mutations),
+        chaos=chaos,
         heartbeat_interval=2,
         tx_updated_interval=1,
         retry_back_off_wait_minimum=2,
-        timeouts=timeouts or Timeouts(response=5.0, message=10.0, manual_action=10.0, time_tolerance=0.5, silence=1.0),
+        timeouts=timeouts or REFERENCE_TIMEOUTS,
         source="reference",
     )
 
 
+def timeouts_override(text: str, base: Timeouts = REFERENCE_TIMEOUTS) -> Timeouts:
+    """``base`` with the seconds of ``text``, e.g. ``"response=2,message=3"`` (the ``--ocpp-timeouts`` option);
+    an unknown key or a value that is not a positive number is a HarnessError naming it."""
+    known = [item.name for item in fields(Timeouts)]
+    values: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in known:
+            raise HarnessError(f"--ocpp-timeouts: unknown timeout {key!r}; known: {', '.join(known)}")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds < float("inf"):
+            raise HarnessError(f"--ocpp-timeouts: {key} must be a positive number of seconds, got {value.strip()!r}")
+        values[key] = seconds
+    return dataclasses.replace(base, **values)
 
 
 def load(path: Path) -> SutConfig:

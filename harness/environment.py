@@ -18,7 +18,7 @@ from typing import Any
 
 from harness import restore
 from harness.actions import ActionDriver, HookDriver, PromptDriver, ReferenceDriver
-from harness.case import Case, CaseInfo, StepObserver
+from harness.case import SESSION, Case, CaseInfo, StepObserver
 from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.fake_station import SimulatedStation
@@ -63,8 +63,10 @@ class Environment:
         if info.role != self.config.role:
             raise HarnessError(f"{info.id} tests a {info.role.upper()}, but the SUT configured is a {self.config.role.upper()}")
         case = Case(info, self.link, self.config, self.actions, self.responders(), observer or StepObserver())
-        if self.reference is not None:
-            # The self-test's mutations of the reference SUT's frames apply within their target case only.
+        if self.reference is not None and info.id != SESSION:
+            # The self-test's mutations of the reference SUT's frames apply within their target case only, and a
+            # chaos behaviour within the cases of the run: the prelude and the restores between cases (the
+            # session's housekeeping) meet a well-behaved SUT.
             self.reference.case_started(info.id)
         self.link.attach(case)
         return case
@@ -223,7 +225,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
                 basic_auth_password=config.basic_auth_password,
                 evses={evse: list(connectors) for evse, connectors in config.connectors.items()},
             )
-            reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations)
+            reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations, chaos=config.chaos)
             await reference.start()
         return Environment(config, link, _action_driver(config, reference), reference)
     except BaseException:
@@ -251,7 +253,7 @@ async def _start_as_station(config: SutConfig) -> Environment:
                 config.invalid_id_token.id_token: "Invalid",
             },
         )
-        reference = ReferenceCsms(settings, faults=config.faults, mutations=config.mutations)
+        reference = ReferenceCsms(settings, faults=config.faults, mutations=config.mutations, chaos=config.chaos)
         await reference.start()
         csms_url = reference.url
     if not csms_url:

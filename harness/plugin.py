@@ -3,7 +3,9 @@
 Options (each mirrored by an ini key of the same name with dashes as underscores):
 ``--ocpp-sut reference|FILE``, ``--ocpp-role cs|csms`` (with the reference SUT), ``--ocpp-fault NAME``
 (repeatable; switches a fault of the reference SUT on), ``--ocpp-mutations FILE`` (a JSON list of wire mutations
-of the reference SUT's outgoing frames), ``--ocpp-report-dir DIR`` (traces and results).
+of the reference SUT's outgoing frames), ``--ocpp-chaos NAME`` (a chaos behaviour of the reference SUT, acting
+within every case: harness/reference/chaos.py), ``--ocpp-timeouts KEY=SECONDS,...`` (the reference SUT's timeouts,
+e.g. ``response=2,message=3``; a SUT file has its ``[timeouts]``), ``--ocpp-report-dir DIR`` (traces and results).
 
 A test case is an ``async def`` decorated with :func:`harness.testcase.testcase`; it takes the ``case``
 fixture. The plugin runs it on the session's event loop (the fake CSMS or station lives for the session,
@@ -59,6 +61,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ocpp-mutations", dest="ocpp_mutations", default=None, metavar="FILE",
         help="JSON list of wire mutations of the reference SUT's outgoing frames (see harness/reference/mutations.py)",
     )
+    group.addoption(
+        "--ocpp-chaos", dest="ocpp_chaos", default=None, metavar="NAME",
+        help="a chaos behaviour of the reference SUT, acting within every case (see harness/reference/chaos.py)",
+    )
+    group.addoption(
+        "--ocpp-timeouts", dest="ocpp_timeouts", default=None, metavar="KEY=SECONDS,...",
+        help="timeouts of the reference SUT's configuration, e.g. response=2,message=3 (a SUT file has [timeouts])",
+    )
 
 
 def option(config: pytest.Config, name: str) -> str:
@@ -93,15 +103,23 @@ def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
     sut = option(config, "ocpp_sut")
     faults = tuple(config.getoption("ocpp_fault") or ())
     mutations_file = config.getoption("ocpp_mutations")
+    chaos = config.getoption("ocpp_chaos")
+    timeouts = config.getoption("ocpp_timeouts")
     try:
         if sut == "reference":
             role = option(config, "ocpp_role") or "cs"
-            loaded = sut_config.reference_config(role, faults, _mutations(mutations_file))
+            loaded = sut_config.reference_config(
+                role,
+                faults,
+                _mutations(mutations_file),
+                timeouts=None if timeouts is None else sut_config.timeouts_override(timeouts),
+                chaos=chaos,
+            )
         else:
-            if faults:
-                raise pytest.UsageError("--ocpp-fault only applies to the reference SUT (--ocpp-sut reference)")
-            if mutations_file:
-                raise pytest.UsageError("--ocpp-mutations only applies to the reference SUT (--ocpp-sut reference)")
+            reference_only = {"--ocpp-fault": faults, "--ocpp-mutations": mutations_file, "--ocpp-chaos": chaos, "--ocpp-timeouts": timeouts}
+            for name, given in reference_only.items():
+                if given:
+                    raise pytest.UsageError(f"{name} only applies to the reference SUT (--ocpp-sut reference)")
             loaded = sut_config.load(Path(sut))
             role = config.getoption("ocpp_role")
             if role and role != loaded.role:
@@ -125,7 +143,8 @@ def _mutations(path: str | None) -> tuple[Mutation, ...]:
 def pytest_report_header(config: pytest.Config) -> str:
     sut = _sut_config(config)
     faults = f", faults: {', '.join(sut.faults)}" if sut.faults else ""
-    return f"ocpp-conformance: OCPP 2.0.1, SUT {sut.role.upper()} ({sut.source}){faults}"
+    chaos = f", chaos: {sut.chaos}" if sut.chaos else ""
+    return f"ocpp-conformance: OCPP 2.0.1, SUT {sut.role.upper()} ({sut.source}){faults}{chaos}"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -216,6 +235,7 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None, secon
     result = _result(running, verdict, error)
     running.trace.event("verdict", **result)
     result["checks"] = running.checks
+    result["duration"] = round(seconds, 3)
     folder = report_dir(item.config)
     trace_path, diagram = _write_evidence(running, folder)
     results = folder / "results"

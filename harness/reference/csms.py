@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -32,7 +33,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from harness.reference import UnknownAction
+from harness.reference import NotConnected, UnknownAction
+from harness.reference.chaos import Chaos, behaviour
 from harness.reference.csms_handlers import CsmsChargePoint
 from harness.reference.faults import CSMS_FAULTS, applied
 from harness.reference.mutations import Mutation, Mutator
@@ -76,11 +78,6 @@ def _identity(path: str) -> str:
     return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
 
 
-def _select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
-    """Agree on ocpp2.0.1 or answer 101 without the header (Part 4 §3.1.2); the handler then closes."""
-    return SUBPROTOCOL if SUBPROTOCOL in offered else None
-
-
 @dataclass(frozen=True)
 class CertificateAuthority:
     """The reference CSMS's own CSMS Root certificate and key, which sign the Charging Station certificates."""
@@ -117,10 +114,15 @@ def certificate_authority() -> CertificateAuthority:
 class ReferenceCsms:
     """The reference CSMS; `perform` carries out the manual actions of docs/design.md."""
 
-    def __init__(self, settings: CsmsSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = ()) -> None:
+    def __init__(
+        self, settings: CsmsSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = (), chaos: str | None = None
+    ) -> None:
         self.settings = settings
         self.faults, wire_faults = applied(faults, FAULTS)
         self.mutator = Mutator((*wire_faults, *mutations))
+        self.chaos = Chaos(None if chaos is None else behaviour(chaos, "csms"))
+        """A chaos behaviour (harness.reference.chaos) acting within every case."""
+        self._connections = 0
         self.current_case: str | None = None
         self.received: list[Received] = []
         self.boot_pending = settings.boot_pending_first
@@ -162,7 +164,7 @@ class ReferenceCsms:
             self.settings.host,
             self.settings.port,
             subprotocols=[SUBPROTOCOL],
-            select_subprotocol=_select_subprotocol,
+            select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
             compression=None,
             max_size=MAX_MESSAGE_SIZE,
@@ -188,13 +190,42 @@ class ReferenceCsms:
     # ----------------------------------------------------------------- manual actions
 
     def case_started(self, case_id: str) -> None:
-        """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
+        """The harness starts the case ``case_id``: the self-test's frame mutations count from here, and a chaos
+        behaviour acts."""
         self.current_case = case_id
         self.mutator.case_started(case_id)
+        self.chaos.case_started(self)
 
     def case_ended(self) -> None:
-        """The case is over: its frame mutations no longer apply (the harness's restore after it is not mutated)."""
+        """The case is over: its frame mutations and chaos no longer apply (the harness's restore after it meets a
+        well-behaved CSMS)."""
         self.mutator.case_ended()
+        self.chaos.case_ended()
+
+    # ----------------------------------------------------------------- chaos target (harness.reference.chaos)
+
+    @property
+    def websocket(self) -> ServerConnection | None:
+        """The connection of the (one) station the harness plays."""
+        station = next(iter(self._stations.values()), None)
+        return None if station is None else station.connection._connection
+
+    @property
+    def connections(self) -> int:
+        return self._connections
+
+    @property
+    def harness_address(self) -> None:
+        """The harness's station is the client: there is nowhere to connect to."""
+        return None
+
+    async def drop(self) -> None:
+        for station in list(self._stations.values()):
+            await station.connection.close()
+
+    async def wait_connection(self, newer_than: int) -> None:
+        while self._connections <= newer_than or self.websocket is None:
+            await self._changed.wait()
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         if name == "csms_get_variables":
@@ -210,8 +241,19 @@ class ReferenceCsms:
         request = self._request_for(name, params)
         if request is None:
             raise UnknownAction(f"the reference CSMS cannot perform {name!r}")
-        await self._station(str(params.get("identity", "CS001"))).call(request, suppress=False)
+        await self._exchange(self._station(str(params.get("identity", "CS001"))), request)
         return None
+
+    @staticmethod
+    async def _exchange(station: CsmsChargePoint, request: Any) -> Any:
+        """Send the request a manual action asks for and return the answer, or None when none came (a CALLERROR,
+        no answer, the connection closed). The action is done once the request is sent: what the station makes of
+        it is on the wire, for the harness to judge, and no failure of the action."""
+        try:
+            return await station.call(request, suppress=False)
+        except (OCPPError, ConnectionClosed, TimeoutError) as error:
+            LOGGER.info("%s: %s got no answer: %r", station.id, type(request).__name__, error)
+            return None
 
     def _request_for(self, name: str, params: dict[str, object]) -> Any:
         """The request a manual action makes the CSMS send (docs/design.md), or None for an unknown action."""
@@ -232,19 +274,16 @@ class ReferenceCsms:
     def _station(self, identity: str) -> CsmsChargePoint:
         station = self._stations.get(identity)
         if station is None:
-            raise ValueError(f"station {identity!r} is not connected")
+            raise NotConnected(f"station {identity!r} is not connected: the reference CSMS cannot send to it")
         return station
 
     async def _get_variables(self, identity: str, component: str, variable: str) -> None:
         """B06: GetVariablesRequest for one variable; an Accepted value is stored for the later confirmation."""
-        station = self._stations.get(identity)
-        if station is None:
-            raise ValueError(f"station {identity!r} is not connected")
-        response = await station.call(
+        response = await self._exchange(
+            self._station(identity),
             call.GetVariables(get_variable_data=[{"component": {"name": component}, "variable": {"name": variable}}]),
-            suppress=False,
         )
-        for result in response.get_variable_result:
+        for result in [] if response is None else response.get_variable_result:
             if result["attribute_status"] == "Accepted" and "does_not_store_variable" not in self.faults:
                 key = (identity, result["component"]["name"], result["variable"]["name"])
                 self._variables[key] = result.get("attribute_value", "")
@@ -253,6 +292,10 @@ class ReferenceCsms:
 
     def record(self, identity: str, action: str, payload: dict[str, Any]) -> None:
         self.received.append(Received(identity, action, payload))
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake every waiter once: set the current event and give later waiters a fresh one."""
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -274,7 +317,15 @@ class ReferenceCsms:
 
     # ----------------------------------------------------------------- WebSocket
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _select_subprotocol(self, _: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        """Agree on ocpp2.0.1 or answer 101 without the header (Part 4 §3.1.2); the handler then closes."""
+        if self.chaos.switches.no_subprotocol:
+            return None
+        return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.chaos.switches.stall_handshakes:
+            await self.chaos.calm.wait()
         identity = _identity(request.path)
         if identity not in self.settings.known_identities:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charging station\n")
@@ -298,15 +349,22 @@ class ReferenceCsms:
         return username == identity and password == self.settings.basic_auth_password
 
     async def _handle(self, connection: ServerConnection) -> None:
-        if connection.subprotocol != SUBPROTOCOL:
+        switches = self.chaos.switches
+        if connection.subprotocol != SUBPROTOCOL and not switches.no_subprotocol:
             await connection.close(1002, "ocpp2.0.1 subprotocol required")
             return
+        if switches.close_new_connections > 0:
+            switches.close_new_connections -= 1
+            await connection.close()
+            return
         identity = _identity(connection.request.path if connection.request else "")
-        wire = MutatedConnection(connection, self.mutator)
+        wire = MutatedConnection(connection, self.mutator, self.chaos)
+        self._connections += 1
         station = CsmsChargePoint(identity, wire, self)
         wire.serve(station)
         previous = self._stations.get(identity)
         self._stations[identity] = station
+        self._wake()
         if previous is not None:
             await previous.connection.close()
         try:

@@ -64,7 +64,9 @@ class CsmsChargePoint(ChargePoint):
         """B01/B02: Accepted with the heartbeat interval, or Pending first when so configured."""
         csms = self._csms
         interval: Any = csms.settings.heartbeat_interval
-        if csms.boot_pending and self.id not in csms.pending_answered:
+        if csms.chaos.switches.boot_pending_interval is not None:
+            status, interval = RegistrationStatusEnumType.pending, csms.chaos.switches.boot_pending_interval
+        elif csms.boot_pending and self.id not in csms.pending_answered:
             status, interval = RegistrationStatusEnumType.pending, PENDING_INTERVAL_S
             csms.pending_answered.add(self.id)
         else:

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from harness.reference import UnknownAction
+from harness.reference.chaos import Chaos, behaviour
 from harness.reference.device_model import ComponentKey, DeviceModel, VariableKey
 from harness.reference.faults import STATION_FAULTS, applied
 from harness.reference.mutations import Mutation, Mutator
@@ -85,10 +87,16 @@ class _Link:
 class ReferenceStation:
     """The reference Charging Station; see the module docstring for its structure."""
 
-    def __init__(self, settings: StationSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = ()) -> None:
+    def __init__(
+        self, settings: StationSettings, faults: Iterable[str] = (), mutations: Sequence[Mutation] = (), chaos: str | None = None
+    ) -> None:
         self.settings = settings
         self.faults, wire_faults = applied(faults, FAULTS)
         self.mutator = Mutator((*wire_faults, *mutations))
+        self.chaos = Chaos(None if chaos is None else behaviour(chaos, "cs"))
+        """A chaos behaviour (harness.reference.chaos) acting within every case."""
+        self._websocket: ClientConnection | None = None
+        self._connections = 0
         self.current_case: str | None = None
         self._config_changed = asyncio.Event()
         self.device_model = DeviceModel(settings.evses, on_change=self._notify_config_changed)
@@ -177,13 +185,40 @@ class ReferenceStation:
     # ----------------------------------------------------------------- manual actions
 
     def case_started(self, case_id: str) -> None:
-        """The harness starts the case ``case_id``: the self-test's frame mutations count from here."""
+        """The harness starts the case ``case_id``: the self-test's frame mutations count from here, and a chaos
+        behaviour acts."""
         self.current_case = case_id
         self.mutator.case_started(case_id)
+        self.chaos.case_started(self)
 
     def case_ended(self) -> None:
-        """The case is over: its frame mutations no longer apply (the harness's restore after it is not mutated)."""
+        """The case is over: its frame mutations and chaos no longer apply (the harness's restore after it meets a
+        well-behaved station)."""
         self.mutator.case_ended()
+        self.chaos.case_ended()
+
+    # ----------------------------------------------------------------- chaos target (harness.reference.chaos)
+
+    @property
+    def websocket(self) -> ClientConnection | None:
+        return self._websocket
+
+    @property
+    def connections(self) -> int:
+        return self._connections
+
+    @property
+    def harness_address(self) -> tuple[str, int] | None:
+        url = urlsplit(self.settings.csms_url)
+        return (url.hostname or "127.0.0.1", url.port or 80)
+
+    async def drop(self) -> None:
+        if self._websocket is not None:
+            await self._websocket.close()
+
+    async def wait_connection(self, newer_than: int) -> None:
+        while self._connections <= newer_than or self._websocket is None:
+            await self._wait_config_change(None)
 
     async def perform(self, name: str, params: dict[str, object]) -> bool | None:
         """Queue a manual action of docs/design.md; returns once queued (the station acts asynchronously)."""
@@ -418,7 +453,7 @@ class ReferenceStation:
             try:
                 async with connect(
                     f"{self.settings.csms_url}/{self.settings.identity}",
-                    subprotocols=[SUBPROTOCOL],
+                    subprotocols=list(self.chaos.switches.subprotocols or [SUBPROTOCOL]),
                     additional_headers=self._auth_headers(),
                     compression=None,
                     max_size=MAX_MESSAGE_SIZE,
@@ -455,7 +490,9 @@ class ReferenceStation:
             await connection.close(1002, "ocpp2.0.1 subprotocol not agreed")
             return
         timeout = self.device_model.integer("OCPPCommCtrlr", "MessageTimeout", "Default")
-        wire = MutatedConnection(connection, self.mutator)
+        wire = MutatedConnection(connection, self.mutator, self.chaos)
+        self._websocket = connection
+        self._connections += 1
         charge_point = StationChargePoint(self, wire, response_timeout=timeout)
         wire.serve(charge_point)
         reader = asyncio.create_task(charge_point.start())
@@ -483,6 +520,7 @@ class ReferenceStation:
         except Offline:
             pass
         finally:
+            self._websocket = None
             self._current = None
             self._ready = False
             self._set_link(None)
