@@ -11,6 +11,7 @@ Commands::
                          [--cases ID,...] [--report-dir DIR] [--fault NAME ...] [--waivers FILE] [--html]
     ocpp-conformance report [RUN_DIR] [--waivers FILE]
     ocpp-conformance selftest [--role cs|csms] [--cases ID,...] [--json]
+    ocpp-conformance chaos [--role cs|csms] [--behaviours NAME,...] [--cases ID,...] [--json]
 
 ``run`` accepts ``--profile`` several times (a certification run is Core plus each claimed profile); a case
 selected by several profiles runs once. It writes ``run.json`` (what runs, against what) before pytest starts,
@@ -19,14 +20,16 @@ finished run (default ``reports/latest-cs``, else ``reports/latest-csms``), re-a
 else the file the run used), rewrites both summaries and renders the Allure report. ``selftest`` runs every
 implemented case against the correct reference SUT (each must PASS), then mutants of the reference's frames
 and its named faults, and proves each Part 6 validation of each case by a FAIL at exactly that validation
-(:mod:`harness.selftest`).
+(:mod:`harness.selftest`). ``chaos`` runs every implemented case against the reference SUT with each chaos
+behaviour switched on and checks that each gives an allowed verdict with its trace, in time and under the memory
+ceiling (:mod:`harness.chaos`).
 
 Exit codes (computed in :func:`harness.results.exit_code`; a waived FAIL counts as passed):
 
 - 0 — every selected case PASSed or is a waived FAIL (selftest: every case passes the reference and
   every validation of it is proven);
 - 1 — SUT failures: a FAIL that is not waived, an INCONCLUSIVE, or a stale waiver (its case PASSed), and no
-  ERROR (selftest: a check above failed);
+  ERROR (selftest: a check above failed; chaos: a cell is out of bounds);
 - 2 — usage or configuration error: bad option, unknown profile or case, unreadable PICS, SUT or waivers file
   (unknown case id, missing reason), a report folder without run.json, no implemented case selected (a run
   where nothing ran never reports success), pytest collecting nothing;
@@ -39,12 +42,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,9 +61,10 @@ from typing import Any
 
 import harness
 from harness import config as sut_config
-from harness import selftest
+from harness import chaos, selftest
 from harness.catalog import Catalog, CaseEntry, CatalogError, load_catalog
 from harness.pics import PROFILE_KEYS, ROLES, Pics, PicsError
+from harness.reference import chaos as reference_chaos
 from harness.report import summary as run_summary
 from harness.report import waivers as run_waivers
 from harness.results import EXIT_HARNESS_ERROR, EXIT_OK, EXIT_SUT_FAILURE, EXIT_USAGE, RunOutcome, read_outcome
@@ -516,17 +525,19 @@ def _case_ids(cases: str | None) -> set[str] | None:
     return {c.strip() for c in cases.split(",") if c.strip()} if cases else None
 
 
-def _selftest_plans(role: str | None, functions: Mapping[str, TestFunction], cases: set[str] | None = None) -> dict[str, list[TestFunction]]:
+def _selftest_plans(
+    role: str | None, functions: Mapping[str, TestFunction], cases: set[str] | None = None, purpose: str = "self-test"
+) -> dict[str, list[TestFunction]]:
     """The implemented cases per role to check (only `cases` when given); a role without any is skipped, and
     nothing at all is an error, as is a named case the harness does not implement."""
     unknown = sorted(cases - functions.keys()) if cases else []
     if unknown:
-        raise UsageFailure(f"not implemented, cannot self-test: {', '.join(unknown)}")
+        raise UsageFailure(f"not implemented, cannot {purpose}: {', '.join(unknown)}")
     roles = [role] if role else ROLES
     plans = {r: [f for f in functions.values() if _role_of(f) == r and (cases is None or f.case_id in cases)] for r in roles}
     plans = {r: fs for r, fs in plans.items() if fs}
     if not plans:
-        raise UsageFailure(f"no implemented case for {' or '.join(r.upper() for r in roles)}; nothing to self-test")
+        raise UsageFailure(f"no implemented case for {' or '.join(r.upper() for r in roles)}; nothing to {purpose}")
     return plans
 
 
@@ -554,6 +565,102 @@ def _selftest_exit(report: selftest.Report) -> int:
     if report.harness_errors or any(case["reference"] == Verdict.ERROR.value for case in report.cases):
         return EXIT_HARNESS_ERROR
     return EXIT_SUT_FAILURE
+
+
+# --- chaos ----------------------------------------------------------------------------------------------
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    """Every chaos behaviour of the reference SUTs against every implemented case (see :mod:`harness.chaos`)."""
+    functions = scan_testcases()
+    plans = _selftest_plans(args.role, functions, _case_ids(args.cases), purpose="run under chaos")
+    rows = chaos.plan({role: [f.case_id for f in fs] for role, fs in plans.items()}, _behaviours(args.behaviours, plans))
+    if not rows:
+        raise UsageFailure(f"no chaos behaviour {args.behaviours} for the {' or '.join(r.upper() for r in plans)}")
+    work = Path(tempfile.mkdtemp(prefix="ocpp-chaos-"))
+    matrix = chaos.run(rows, _chaos_runner(functions), work)
+    print(json.dumps(matrix.as_json(), indent=2) if args.json else chaos.text(matrix))
+    if matrix.ok:
+        return EXIT_OK
+    print(f"chaos: cells out of bounds; pytest logs and reports kept in {work}", file=sys.stderr)
+    return EXIT_SUT_FAILURE
+
+
+def _behaviours(names: str | None, roles: Iterable[str]) -> list[str] | None:
+    """The behaviour names of --behaviours, each of which must exist for one of the roles."""
+    if names is None:
+        return None
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    known = {name for role in roles for name in reference_chaos.names(role)}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UsageFailure(f"unknown chaos behaviour(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return wanted
+
+
+def _chaos_runner(functions: Mapping[str, TestFunction]) -> chaos.Runner:
+    """One pytest process per row, output in the row's folder, bounded by the row's wall limit: on a hang its
+    whole process group is killed. Its peak memory is its maximum resident set, measured by
+    :mod:`harness.peak_memory` (for a run killed as hung: its high-water mark just before the kill)."""
+
+    def run(row: chaos.Row, report_dir: Path) -> chaos.RowRun:
+        extra = ["--ocpp-chaos", row.behaviour, "--ocpp-timeouts", chaos.timeouts_option()]
+        command = pytest_command(row.role, "reference", (), [functions[c] for c in row.cases], report_dir, extra)
+        measured = report_dir / "memory.json"
+        launcher = [sys.executable, "-m", "harness.peak_memory", str(measured), "--", *command]
+        started = time.monotonic()
+        with (report_dir / "pytest.log").open("w", encoding="utf-8") as log:
+            process = subprocess.Popen(launcher, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        returncode, hung, peak_kib = _wait_bounded(process, row.wall_limit)
+        if measured.exists():
+            figures = json.loads(measured.read_text(encoding="utf-8"))
+            returncode, peak_kib = figures["returncode"], figures["maxrss_kib"]
+        outcome = read_outcome(report_dir, row.cases)
+        peak_mb = None if peak_kib is None else peak_kib / 1024
+        return chaos.RowRun(outcome, returncode, hung, peak_mb, time.monotonic() - started, report_dir)
+
+    return run
+
+
+def _wait_bounded(process: subprocess.Popen[Any], limit: float) -> tuple[int, bool, int | None]:
+    """(exit code, hung, peak in KiB) of ``process``; after ``limit`` seconds its process group is killed and it
+    counts as hung, with the largest high-water mark of its descendants just before the kill as peak (else None)."""
+    reaped = threading.Lock()
+    killed: list[int | None] = []
+
+    def kill() -> None:
+        with reaped:
+            if process.returncode is None:
+                killed.append(_descendants_peak_kib(process.pid))
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+    timer = threading.Timer(limit, kill)
+    timer.start()
+    try:
+        _, status, _ = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+    with reaped:
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, bool(killed), killed[0] if killed else None
+
+
+def _descendants_peak_kib(pid: int) -> int | None:
+    """The largest VmHWM (peak resident set, KiB) of ``pid``'s descendants, from /proc; None where there is none."""
+    peaks: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pending.append(int(child))
+            with contextlib.suppress(OSError, StopIteration, ValueError):
+                status = Path(f"/proc/{child}/status").read_text()
+                peaks.append(int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]))
+    return max(peaks, default=None)
 
 
 # --- entry point --------------------------------------------------------------------------------------
@@ -595,6 +702,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--cases", help="comma-separated case ids to self-test (default: every implemented case)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(handler=cmd_selftest)
+
+    mayhem = commands.add_parser("chaos", help="every chaos behaviour of the reference SUTs against every implemented case")
+    mayhem.add_argument("--role", choices=ROLES)
+    mayhem.add_argument("--behaviours", help="comma-separated behaviour names (default: every one of the role)")
+    mayhem.add_argument("--cases", help="comma-separated case ids (default: every implemented case of the role)")
+    mayhem.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    mayhem.set_defaults(handler=cmd_chaos)
     return parser
 
 
