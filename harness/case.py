@@ -106,6 +106,9 @@ class Case:
         self._monitor_failures: list[SutFailure] = []
         self._harness_errors: list[Exception] = []
         self._action_errors: list[BaseException] = []
+        self._limits_reached: list[Inconclusive] = []
+        """A limit of the harness's own the SUT went over ([limits]): the case cannot judge what lies beyond."""
+        self._frames_from_sut = 0
         self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
         self._outbound_direction = CSMS_TO_CS if self.info.role == "cs" else CS_TO_CSMS
 
@@ -527,6 +530,8 @@ class Case:
     # -- the link calls these ----------------------------------------------------------------------------
 
     def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None:
+        if inbound and not self._count_frame_from_sut():
+            return
         direction = self._inbound_direction if inbound else self._outbound_direction
         record = self.trace.frame(item, direction, connection.number, str(self.current_step))
         if item.frame is not None:
@@ -541,7 +546,34 @@ class Case:
         return answer(self.responders, call)
 
     def on_closed(self, connection: Connection) -> None:
-        self._monitor(self.trace.event("connection closed", connection=connection.number, code=connection.close_code))
+        details: dict[str, Any] = {"connection": connection.number, "code": connection.close_code}
+        if connection.limit_exceeded:
+            details["limit"] = connection.limit_exceeded
+            self._limit_reached(f"{connection.limit_exceeded}; the harness closed the connection (1009). Part 4 sets no "
+                                "maximum: raise [limits] max_frame_bytes to judge such frames")
+        self._monitor(self.trace.event("connection closed", **details))
+        self._wake()
+
+    def on_event(self, name: str, details: dict[str, Any]) -> None:
+        self.trace.event(name, **details)
+        self._wake()
+
+    def _count_frame_from_sut(self) -> bool:
+        """Count the SUT's frames; past [limits] max_frames_per_case they are answered but no longer traced or
+        judged, and the case ends INCONCLUSIVE at its next wait (a flood must not exhaust the harness)."""
+        self._frames_from_sut += 1
+        limit = self.config.limits.max_frames_per_case
+        if self._frames_from_sut <= limit:
+            return True
+        if self._frames_from_sut == limit + 1:
+            reason = (f"the SUT sent more than {limit} frames within the case ([limits] max_frames_per_case); "
+                      "the frames after it are answered but neither traced nor judged")
+            self.trace.event("limit reached", reason=reason)
+            self._limit_reached(reason)
+        return False
+
+    def _limit_reached(self, reason: str) -> None:
+        self._limits_reached.append(Inconclusive(reason))
         self._wake()
 
     def on_harness_error(self, connection: Connection, error: Exception) -> None:
@@ -609,6 +641,8 @@ class Case:
             raise self._sut_failures[0]
         if monitors and self._monitor_failures:
             raise self._monitor_failures[0]
+        if self._limits_reached:
+            raise self._limits_reached[0]
 
     def _find_all(self, wanted: list[list[Expected]], newer_than: int, start: int) -> list[Received] | None:
         """A distinct not yet consumed CALL from ``start`` on for each item of ``wanted``, or None."""

@@ -23,7 +23,7 @@ from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.fake_station import SimulatedStation
 from harness.responders import csms_defaults, station_defaults
-from harness.verdicts import HarnessError, Inconclusive
+from harness.verdicts import HarnessError, Inconclusive, TransportFailure
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Environment:
         if not self._prelude_done:
             self._prelude_done = True
             await self._housekeeping("Prelude: the SUT is connected and Accepted", _PRELUDES[self.config.role])
-        elif isinstance(self.blocked, Inconclusive):
+        elif isinstance(self.blocked, (Inconclusive, TransportFailure)):
             await self._housekeeping("Restore before the case", _RESTORES[self.config.role])
         self.link.model.begin_case()
         return self.blocked
@@ -97,7 +97,7 @@ class Environment:
     async def _housekeeping(self, title: str, work: Callable[[Case], Awaitable[None]]) -> None:
         try:
             failed = await restore.housekeeping(self, title, work)
-        except HarnessError as error:
+        except (HarnessError, TransportFailure) as error:
             self.blocked = error
             return
         except Exception as error:  # a harness bug in the restore: the cases after it cannot be trusted
@@ -208,6 +208,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
         identities=frozenset({config.identity}),
         basic_auth_password=config.basic_auth_password,
         ssl_context=server_ssl_context(config),
+        max_frame_bytes=config.limits.max_frame_bytes,
     )
     idle = Answering(csms_defaults(config))
     link = FakeCsms(endpoint, idle)
@@ -257,7 +258,9 @@ async def _start_as_station(config: SutConfig) -> Environment:
     if not csms_url:
         raise HarnessError("no CSMS URL configured ([csms] url in the SUT file)")
     station = SimulatedStation(config)
-    identity = StationIdentity(csms_url, config.identity, config.basic_auth_password, ssl_context)
+    identity = StationIdentity(
+        csms_url, config.identity, config.basic_auth_password, ssl_context, max_frame_bytes=config.limits.max_frame_bytes
+    )
     link = FakeStation(identity, Answering(station_defaults(config, station)))
     station.attach(link)
     link.memory["station"] = station

@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING
 
 from harness.case import SESSION, Case, CaseInfo
 from harness.core.frames import CallResult
-from harness.roles import ConnectRefused, FakeCsms, FakeStation
+from harness.roles import ConnectRefused, FakeCsms, FakeStation, SubprotocolBroken
 from harness.states.cs import general_preconditions, tx_start_points
-from harness.verdicts import HarnessError, Inconclusive, SutFailure
+from harness.states.csms import subprotocol_failure
+from harness.verdicts import HarnessError, Inconclusive, SutFailure, TransportFailure
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -56,6 +57,8 @@ async def housekeeping(environment: Environment, title: str, work: Callable[[Cas
     try:
         await work(case)
         return None
+    except TransportFailure:
+        raise
     except (SutFailure, Inconclusive) as failure:
         reason = getattr(failure, "reason", str(failure))
         case.trace.event("housekeeping failed", reason=reason)
@@ -111,6 +114,8 @@ async def csms_prelude(case: Case) -> None:
     timeout = case.config.timeouts.response
     try:
         await link.connect(timeout)
+    except SubprotocolBroken as broken:
+        raise subprotocol_failure(broken, case) from None
     except ConnectRefused as refused:
         raise HarnessError(connection_refused(link.station.url, refused)) from None
     except TimeoutError:

@@ -76,6 +76,8 @@ def frame_record(
         "raw": item.text if isinstance(item, Outbound) else item.raw,
         "step": step,
     }
+    if getattr(item, "binary", False):
+        record["binary"] = True
     problems = getattr(item, "problems", ())
     if problems:
         record["problems"] = list(problems)

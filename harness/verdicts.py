@@ -92,6 +92,11 @@ class SutTimeout(SutFailure):
     """The SUT did not send what the step expects within the deadline: FAIL."""
 
 
+class TransportFailure(SutFailure):
+    """The SUT broke Part 4's transport rules while the harness connected (the handshake): FAIL. Every case needs
+    the connection, so when it happens before a case (the prelude, a restore) that case FAILs with it too."""
+
+
 class Inconclusive(Exception):
     """A precondition, an optional feature or a manual action is not available: INCONCLUSIVE."""
 

@@ -15,7 +15,7 @@ can give its verdict with the frame quoted.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from harness.core.frames import (
@@ -61,11 +61,14 @@ class Inbound:
         problems: every rule of Part 4 the peer broke with this frame (framing, correlation, synchronicity).
         violations: the payload's schema violations.
         auto_reply: the CALLERROR the endpoint produced for a CALL it could not accept, already queued.
+        binary: the peer sent it as a binary WebSocket message (``raw`` is then its bytes decoded as UTF-8,
+            undecodable bytes replaced).
     """
 
     raw: str
     frame: Frame | None
     action: str | None = None
+    binary: bool = False
     answers: Call | None = None
     problems: tuple[str, ...] = ()
     violations: tuple[SchemaViolation, ...] = ()
@@ -147,6 +150,14 @@ class RpcEndpoint:
         if isinstance(frame, Call):
             return self._receive_call(text, frame)
         return self._receive_response(text, frame)
+
+    def receive_binary(self, data: bytes) -> Inbound:
+        """Account for a binary WebSocket message. OCPP-J messages are JSON text in UTF-8 (Part 4 §4.1.2, RFC 6455
+        §5.6: text frames carry UTF-8), so a binary message is a problem in itself; what it holds is judged
+        as if it were text, and recorded as binary."""
+        inbound = self.receive(data.decode("utf-8", errors="replace"))
+        problem = f"sent as a binary WebSocket message ({len(data)} bytes); OCPP-J messages are UTF-8 JSON text (Part 4 §4.1.2)"
+        return replace(inbound, binary=True, problems=(problem, *inbound.problems))
 
     def _receive_malformed(self, text: str, error: FrameError) -> Inbound:
         problem = f"malformed frame: {error.reason}"
