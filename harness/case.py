@@ -686,6 +686,11 @@ class Case:
         closed = [r for r in self.trace.records if r.get("event") == "connection closed"]
         if closed:
             reason += f"; the connection closed at {closed[-1]['timestamp']}"
+        refused = [r for r in self.trace.records if r.get("event") == "handshake refused"]
+        if refused:
+            last = refused[-1]
+            why = last.get("reason") or f"HTTP {last.get('status')}"
+            reason += f"; {len(refused)} WebSocket handshake(s) refused, the last at {last['timestamp']}: {why}"
         return reason
 
     def _quote(self, message: Call | CallResult | CallError | None) -> str | None:

@@ -206,3 +206,15 @@ def test_a_pending_interval_over_the_limit_is_inconclusive_naming_it() -> None:
     with pytest.raises(Inconclusive) as stopped:
         pending_interval(case, 1_000_000_000)  # type: ignore[arg-type]
     assert "[limits] max_interval" in stopped.value.reason
+
+
+async def test_a_station_offering_another_subprotocol_is_refused_and_the_timeout_says_so(small_csms: FakeCsms) -> None:
+    """Part 4 §3.2 from the harness's side: no ocpp2.0.1 offered, handshake completed without it, then closed; a
+    step waiting for the station then FAILs saying the handshake was refused and why."""
+    case = _case(small_csms)
+    async with await _station(small_csms, subprotocols=["ocpp1.6"]) as ws:
+        assert ws.subprotocol is None
+        with pytest.raises(AssertionError) as failure:
+            await case.expect("BootNotification", timeout=0.5)
+        assert ws.close_code == 1002
+    assert "handshake(s) refused" in str(failure.value) and "no ocpp2.0.1 subprotocol offered" in str(failure.value)
