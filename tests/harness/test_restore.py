@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from harness.actions import HookDriver
 from harness.case import CaseInfo
 from harness.config import from_dict
 from harness.environment import Environment
@@ -141,3 +142,27 @@ async def test_a_silent_station_already_accepted_is_asked_and_not_blocked(bench:
     assert await environment.before_case() is None
     assert station.requests[0] == "TriggerMessage"
     assert environment.link.model.registration == "Accepted"
+
+
+async def test_the_restore_waits_for_a_transaction_the_plug_in_started_even_when_it_reports_after_the_unplug(
+    bench: tuple[Environment, ScriptedStation],
+) -> None:
+    """Once a flake of the self-test: the Occupied came, the TransactionEvent Started was still on its way, the
+    unplug's Available came first, and the restore called the station idle; the Started and Ended then landed in
+    the next case. With TxStartPoint EVConnected the restore waits for them."""
+    environment, station = bench
+    environment.actions = HookDriver({"unplug": "true"}, None, 2.0)
+    await booted(environment, station)
+    environment.new_case(CaseInfo("TC_E_03_CS", "Local start transaction - Cable plugin first", "cs"))
+    await station.call("StatusNotification", status("Occupied"))
+    environment.end_case()
+    restore = asyncio.create_task(environment.after_case("TC_E_03_CS", passed=False))
+    await station.call("StatusNotification", status("Available"))
+    done, _ = await asyncio.wait({restore}, timeout=0.5)
+    assert not done, "the restore must wait for the TransactionEvent the plug-in made due"
+    event = {"timestamp": "2024-05-01T12:00:00Z", "triggerReason": "CablePluggedIn", "evse": {"id": 1, "connectorId": 1}}
+    await station.call("TransactionEvent", {**event, "eventType": "Started", "seqNo": 0, "transactionInfo": {"transactionId": "T1"}})
+    await station.call("TransactionEvent", {**event, "eventType": "Ended", "seqNo": 1, "triggerReason": "EVCommunicationLost", "transactionInfo": {"transactionId": "T1", "stoppedReason": "EVDisconnected"}})
+    await asyncio.wait_for(restore, 5)
+    assert environment.blocked is None
+
