@@ -27,6 +27,8 @@ from harness.core.frames import (
     FrameError,
     MessageType,
     RpcErrorCode,
+    UnencodableFrame,
+    excerpt,
     parse,
     serialize,
 )
@@ -106,19 +108,18 @@ class RpcEndpoint:
             raise LocalProtocolError(f"{action!r} is not an OCPP 2.0.1 action")
         violations = self._check_own(action, Kind.REQUEST, payload, invalid_on_purpose)
         call = Call(self.new_message_id(), action, payload)
+        text = _own_text(call)
         self.outstanding_call = call
-        return Outbound(serialize(call), call, action, violations)
+        return Outbound(text, call, action, violations)
 
     def send_result(self, call: Call, payload: dict[str, Any], *, invalid_on_purpose: bool = False) -> Outbound:
         """The CALLRESULT answering one of the peer's CALLs."""
-        taken = self._take_unanswered(call)
-        try:
-            violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
-        except LocalProtocolError:
-            self.unanswered_calls[call.message_id] = taken  # nothing is sent: the CALL still waits
-            raise
+        self._require_unanswered(call)
+        violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
         result = CallResult(call.message_id, payload)
-        return Outbound(serialize(result), result, call.action, violations)
+        text = _own_text(result)
+        del self.unanswered_calls[call.message_id]  # only once the answer exists: a refused one leaves it waiting
+        return Outbound(text, result, call.action, violations)
 
     def send_error(
         self,
@@ -128,11 +129,13 @@ class RpcEndpoint:
         details: dict[str, Any] | None = None,
     ) -> Outbound:
         """The CALLERROR answering one of the peer's CALLs."""
-        self._take_unanswered(call)
+        self._require_unanswered(call)
         error = CallError(
             call.message_id, error_code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH], details or {}
         )
-        return Outbound(serialize(error), error, call.action)
+        text = _own_text(error)
+        del self.unanswered_calls[call.message_id]
+        return Outbound(text, error, call.action)
 
     def forget_outstanding_call(self) -> Call | None:
         """Declare the outstanding CALL timed out (§4.1.1), so another may be sent; returns it."""
@@ -170,16 +173,19 @@ class RpcEndpoint:
     def _receive_call(self, text: str, call: Call) -> Inbound:
         problems = []
         if call.message_id in self._seen_call_ids:
-            problems.append(f"messageId {call.message_id!r} was already used by an earlier CALL (Part 4 §4.1.4)")
+            problems.append(
+                f"messageId {excerpt(call.message_id)} was already used by an earlier CALL (Part 4 §4.1.4)"
+            )
         self._seen_call_ids.add(call.message_id)
         if self.unanswered_calls:
-            waiting = ", ".join(c.action for c in self.unanswered_calls.values())
+            waiting = ", ".join(excerpt(c.action) for c in self.unanswered_calls.values())
             problems.append(
-                f"CALL {call.action} sent while the earlier CALL {waiting} was still unanswered (Part 4 §4.1.1)"
+                f"CALL {excerpt(call.action)} sent while the earlier CALL {waiting} was still unanswered "
+                "(Part 4 §4.1.1)"
             )
         if call.action not in self.schemas.actions:
-            problems.append(f"{call.action!r} is not an OCPP 2.0.1 action (Part 4 §4.1.7)")
-            reply = self._auto_error(call, RpcErrorCode.NotImplemented, f"unknown action {call.action}")
+            problems.append(f"{excerpt(call.action)} is not an OCPP 2.0.1 action (Part 4 §4.1.7)")
+            reply = self._auto_error(call, RpcErrorCode.NotImplemented, f"unknown action {excerpt(call.action)}")
             return Inbound(text, call, call.action, problems=tuple(problems), auto_reply=reply)
         violations = tuple(self.schemas.validate(call.action, Kind.REQUEST, call.payload))
         if violations:
@@ -191,9 +197,9 @@ class RpcEndpoint:
     def _receive_response(self, text: str, frame: CallResult | CallError) -> Inbound:
         call = self.outstanding_call
         if call is None or call.message_id != frame.message_id:
-            expected = f"the outstanding CALL's id {call.message_id!r}" if call else "no CALL outstanding"
+            expected = f"the outstanding CALL's id {excerpt(call.message_id)}" if call else "no CALL outstanding"
             problem = (
-                f"{frame.message_type.name} with messageId {frame.message_id!r} answers no CALL of the harness "
+                f"{frame.message_type.name} with messageId {excerpt(frame.message_id)} answers no CALL of the harness "
                 f"({expected}; Part 4 §4.1.4)"
             )
             return Inbound(text, frame, problems=(problem,))
@@ -209,13 +215,13 @@ class RpcEndpoint:
         error = CallError(call.message_id, code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH])
         return Outbound(serialize(error), error, call.action)
 
-    def _take_unanswered(self, call: Call) -> Call:
-        taken = self.unanswered_calls.pop(call.message_id, None)
-        if taken is None:
+    def _require_unanswered(self, call: Call) -> None:
+        """Only a CALL still waiting may be answered, and only that very CALL: when the peer reused its id,
+        the id belongs to the later CALL, and answering the earlier one with it would answer the wrong CALL."""
+        if self.unanswered_calls.get(call.message_id) != call:
             raise LocalProtocolError(
                 f"the peer's CALL {call.action} ({call.message_id}) is not waiting for an answer"
             )
-        return taken
 
     def _check_own(
         self, action: str, kind: Kind, payload: dict[str, Any], invalid_on_purpose: bool
@@ -225,3 +231,11 @@ class RpcEndpoint:
             details = "; ".join(str(v) for v in violations)
             raise LocalProtocolError(f"the harness's own {action}{kind.value} breaks its schema: {details}")
         return violations
+
+
+def _own_text(frame: Frame) -> str:
+    """The text of a frame the harness built; one no OCPP-J text can carry is the harness's own mistake."""
+    try:
+        return serialize(frame)
+    except UnencodableFrame as error:
+        raise LocalProtocolError(str(error)) from None

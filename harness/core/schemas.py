@@ -25,6 +25,10 @@ __all__ = ["Kind", "SchemaViolation", "SchemaSet", "ocpp201"]
 
 SCHEMA_PACKAGE = "harness.schemas.ocpp201"
 
+MAX_MESSAGE_LENGTH = 300
+"""How much of jsonschema's message a violation keeps: it quotes the offending value whole, and the SUT chooses
+how long that is."""
+
 
 class Kind(str, enum.Enum):
     """Which half of an action a payload is: the CALL's request or the CALLRESULT's response."""
@@ -120,7 +124,7 @@ class SchemaSet:
             SchemaViolation(
                 path="".join(f"/{part}" for part in error.absolute_path),
                 keyword=str(error.validator),
-                message=error.message,
+                message=_shortened(error.message),
             )
             for error in errors
         ]
@@ -129,6 +133,12 @@ class SchemaSet:
         return violations or [
             SchemaViolation("", "schema", "rejected by the compiled validator; jsonschema found no detail")
         ]
+
+
+def _shortened(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    return f"{message[:MAX_MESSAGE_LENGTH]}… ({len(message)} characters)"
 
 
 @cache
