@@ -37,6 +37,10 @@ from harness.core.schemas import Kind, SchemaSet, SchemaViolation
 __all__ = ["LocalProtocolError", "Inbound", "Outbound", "RpcEndpoint"]
 
 
+SEEN_CALL_IDS = 100_000
+"""How many of the peer's CALL ids are kept to catch a reused one (Part 4 §4.1.4)."""
+
+
 class LocalProtocolError(RuntimeError):
     """The harness itself tried to break Part 4 (a second outstanding CALL, an invalid payload …)."""
 
@@ -93,7 +97,9 @@ class RpcEndpoint:
     new_message_id: Callable[[], str] = _new_message_id
     outstanding_call: Call | None = None
     unanswered_calls: dict[str, Call] = field(default_factory=dict)
-    _seen_call_ids: set[str] = field(default_factory=set)
+    _seen_call_ids: dict[str, None] = field(default_factory=dict)
+    """The peer's CALL ids on this connection, oldest first, at most SEEN_CALL_IDS of them (a flood of fresh ids
+    must not grow the harness without end; a reuse is still caught within that many CALLs)."""
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -176,7 +182,7 @@ class RpcEndpoint:
             problems.append(
                 f"messageId {excerpt(call.message_id)} was already used by an earlier CALL (Part 4 §4.1.4)"
             )
-        self._seen_call_ids.add(call.message_id)
+        self._remember_call_id(call.message_id)
         if self.unanswered_calls:
             waiting = ", ".join(excerpt(c.action) for c in self.unanswered_calls.values())
             problems.append(
@@ -210,6 +216,11 @@ class RpcEndpoint:
         return Inbound(text, frame, call.action, answers=call, violations=violations)
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    def _remember_call_id(self, message_id: str) -> None:
+        self._seen_call_ids[message_id] = None
+        if len(self._seen_call_ids) > SEEN_CALL_IDS:
+            del self._seen_call_ids[next(iter(self._seen_call_ids))]
 
     def _auto_error(self, call: Call, code: RpcErrorCode, description: str) -> Outbound:
         error = CallError(call.message_id, code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH])
