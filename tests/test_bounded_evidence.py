@@ -117,7 +117,7 @@ def test_a_10_mib_over_long_field_gives_its_verdict_in_time_with_bounded_evidenc
     print(measured)
     assert_bounded(measured)
     assert "/statusInfo/reasonCode: 'RRRR" in measured.reason and "(a string of 10485760 characters) is too long" in measured.reason
-    assert measured.frame.startswith('[3,"') and re.search(r"… \(\d+ bytes more, sha256 [0-9a-f]{64}\)$", measured.frame)
+    assert measured.frame.startswith('[3, "') and re.search(r"… \(\d+ bytes more, sha256 [0-9a-f]{64}\)$", measured.frame)
 
 
 def test_20_frames_of_15_mib_give_their_verdict_in_time_with_bounded_evidence(tmp_path: Path) -> None:
