@@ -101,11 +101,15 @@ class Trace:
         return record
 
     def open(self, settings: TraceSettings) -> Path:
-        """From now on write each record to ``<folder>/<case id>.jsonl`` as it is made (the records so far first)."""
+        """From now on write each record to ``<folder>/<case id>.jsonl`` as it is made (the records so far first).
+        The file of an earlier run goes at once; the new one appears with the first record, so no trace file
+        is ever empty."""
         settings.folder.mkdir(parents=True, exist_ok=True)
         self.frame_limit = settings.frame_limit
         self.file = TraceFile(settings.folder / f"{self.case_id}.jsonl", settings.full_frames)
-        self.file.path.write_text(self.to_jsonl(), encoding="utf-8")
+        self.file.path.unlink(missing_ok=True)
+        if self.records:
+            self.file.path.write_text(self.to_jsonl(), encoding="utf-8")
         return self.file.path
 
     def share_file(self, other: Trace) -> None:

@@ -1,6 +1,6 @@
-"""Huge frames from a misbehaving SUT give their verdict within the case's deadline, with bounded memory and
-bounded report files: one 10 MiB over-long field, and 20 frames of 15 MiB (websockets lets frames up to 16 MiB
-through). The SUT is a CSMS of the tests' own (tests/misbehaving_csms.py) on 127.0.0.1; the harness runs as
+"""Huge frames from a misbehaving SUT give their verdict within the step's deadline (plus the frame in hand when
+it passes), with bounded memory and bounded report files: one 10 MiB over-long field, and 20 frames of 15 MiB
+(websockets lets frames up to 16 MiB through). The SUT is a CSMS of the tests' own (tests/misbehaving_csms.py) on 127.0.0.1; the harness runs as
 ``ocpp-conformance run`` in a process of its own, whose peak memory is measured."""
 
 from __future__ import annotations

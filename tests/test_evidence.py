@@ -187,6 +187,15 @@ def test_an_open_trace_is_on_disk_record_by_record(tmp_path: Path) -> None:
     assert trace.write(tmp_path) == path and len(lines(path)) == 3
 
 
+def test_an_open_trace_replaces_an_earlier_runs_file_and_is_never_empty(tmp_path: Path) -> None:
+    (tmp_path / "TC.jsonl").write_text('{"event": "an earlier run"}\n', encoding="utf-8")
+    trace = Trace("TC")
+    trace.open(TraceSettings(tmp_path))
+    assert not (tmp_path / "TC.jsonl").exists()
+    trace.event("case started")
+    assert [r["event"] for r in lines(tmp_path / "TC.jsonl")] == ["case started"]
+
+
 def test_a_crash_leaves_every_record_made_before_it(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
