@@ -23,6 +23,7 @@ from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailabl
 from harness.config import SutConfig
 from harness.core.frames import Call, CallError, CallResult
 from harness.core.rpc import Inbound, LocalProtocolError, Outbound
+from harness.evidence import clip
 from harness.roles import Link
 from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
@@ -51,7 +52,7 @@ class CaseInfo:
 
 @dataclass
 class Received:
-    """A CALL the SUT sent during the case."""
+    """A CALL the SUT sent during the case; ``raw`` is its text as a verdict quotes it (cut to QUOTE_LIMIT)."""
 
     call: Call
     raw: str
@@ -351,6 +352,7 @@ class Case:
         except LocalProtocolError as error:
             raise HarnessError(str(error)) from None
         except TimeoutError:
+            self._raise_pending(monitors=False)  # a frame the SUT broke meanwhile is the first thing it did wrong
             raise SutTimeout(
                 f"no answer to {action} within {timeout:.0f} s", self.current_step, self.requirement_for(requirement)
             ) from None
@@ -534,11 +536,11 @@ class Case:
             return
         direction = self._inbound_direction if inbound else self._outbound_direction
         record = self.trace.frame(item, direction, connection.number, str(self.current_step))
+        quote = clip(item.raw if isinstance(item, Inbound) else item.text)
         if item.frame is not None:
-            raw = item.raw if isinstance(item, Inbound) else item.text
-            self._raw[(item.frame.message_type, item.frame.message_id)] = raw
+            self._raw[(item.frame.message_type, item.frame.message_id)] = quote
         if isinstance(item, Inbound):
-            self._account(connection, item)
+            self._account(connection, item, quote)
         self._monitor(record)
         self._wake()
 
@@ -583,7 +585,9 @@ class Case:
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _account(self, connection: Connection, inbound: Inbound) -> None:
+    def _account(self, connection: Connection, inbound: Inbound, quote: str) -> None:
+        """A broken frame is a FAIL at the next wait; a CALL is kept for the steps (``quote``: its text as a
+        verdict quotes it, cut to QUOTE_LIMIT)."""
         if not inbound.is_compliant:
             reasons = list(inbound.problems) + [f"schema: {v}" for v in inbound.violations]
             what = f"{inbound.action} " if inbound.action else ""
@@ -592,13 +596,11 @@ class Case:
                     f"the SUT's {what}frame breaks OCPP 2.0.1: " + "; ".join(reasons),
                     self.current_step,
                     "Part 4 §4 / JSON schema",
-                    inbound.raw,
+                    quote,
                 )
             )
         if isinstance(inbound.frame, Call) and inbound.auto_reply is None:
-            self.received.append(
-                Received(inbound.frame, inbound.raw, self.current_step, connection.number, self.clock())
-            )
+            self.received.append(Received(inbound.frame, quote, self.current_step, connection.number, self.clock()))
 
     def _wake(self) -> None:
         self._changed.set()

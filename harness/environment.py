@@ -18,11 +18,12 @@ from typing import Any
 
 from harness import restore
 from harness.actions import ActionDriver, HookDriver, PromptDriver, ReferenceDriver
-from harness.case import Case, CaseInfo, StepObserver
+from harness.case import SESSION, Case, CaseInfo, StepObserver
 from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.fake_station import SimulatedStation
 from harness.responders import csms_defaults, station_defaults
+from harness.trace import TraceSettings
 from harness.verdicts import HarnessError, Inconclusive, TransportFailure
 
 
@@ -35,14 +36,17 @@ class Environment:
     station: SimulatedStation | None = None
     blocked: BaseException | None = None
     """Why cases cannot run as they should: the prelude's configuration ERROR, or a failed restore."""
+    traces: TraceSettings | None = None
+    """Where each trace is written as it is made (None: traces stay in memory until written)."""
     _prelude_done: bool = False
 
     @classmethod
-    async def start(cls, config: SutConfig) -> Environment:
-        """Start the harness's role and, for the reference SUT, the SUT; stop everything on failure."""
+    async def start(cls, config: SutConfig, traces: TraceSettings | None = None) -> Environment:
+        """Start the harness's role and, for the reference SUT, the SUT; stop everything on failure. With
+        ``traces``, the session trace is written from its first record on, and so is each case's."""
         if config.role == "cs":
-            return await _start_as_csms(config)
-        return await _start_as_station(config)
+            return await _start_as_csms(config, traces)
+        return await _start_as_station(config, traces)
 
     async def stop(self) -> None:
         if self.reference is not None:
@@ -63,6 +67,10 @@ class Environment:
         if info.role != self.config.role:
             raise HarnessError(f"{info.id} tests a {info.role.upper()}, but the SUT configured is a {self.config.role.upper()}")
         case = Case(info, self.link, self.config, self.actions, self.responders(), observer or StepObserver())
+        if info.id == SESSION:
+            case.trace.share_file(self.link.session)
+        elif self.traces is not None:
+            case.trace.open(self.traces)
         if self.reference is not None:
             # The self-test's mutations of the reference SUT's frames apply within their target case only.
             self.reference.case_started(info.id)
@@ -200,7 +208,7 @@ def _tls_error(config: SutConfig, message: str) -> HarnessError:
     return HarnessError(f"invalid SUT configuration {config.source}: {message}")
 
 
-async def _start_as_csms(config: SutConfig) -> Environment:
+async def _start_as_csms(config: SutConfig, traces: TraceSettings | None) -> Environment:
     endpoint = CsmsEndpoint(
         host=config.listen_host,
         port=config.listen_port,
@@ -212,6 +220,8 @@ async def _start_as_csms(config: SutConfig) -> Environment:
     )
     idle = Answering(csms_defaults(config))
     link = FakeCsms(endpoint, idle)
+    if traces is not None:
+        link.session.open(traces)
     await link.start()
     reference = None
     try:
@@ -226,7 +236,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
             )
             reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations)
             await reference.start()
-        return Environment(config, link, _action_driver(config, reference), reference)
+        return Environment(config, link, _action_driver(config, reference), reference, traces=traces)
     except BaseException:
         if reference is not None:
             await reference.stop()
@@ -234,7 +244,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
         raise
 
 
-async def _start_as_station(config: SutConfig) -> Environment:
+async def _start_as_station(config: SutConfig, traces: TraceSettings | None) -> Environment:
     reference = None
     csms_url = config.csms_url
     # Built before anything starts: a bad [tls] file is a configuration ERROR before any case runs.
@@ -264,8 +274,10 @@ async def _start_as_station(config: SutConfig) -> Environment:
     link = FakeStation(identity, Answering(station_defaults(config, station)))
     station.attach(link)
     link.memory["station"] = station
+    if traces is not None:
+        link.session.open(traces)
     try:
-        return Environment(config, link, _action_driver(config, reference), reference, station)
+        return Environment(config, link, _action_driver(config, reference), reference, station, traces=traces)
     except BaseException:
         if reference is not None:
             await reference.stop()

@@ -140,7 +140,7 @@ class Link:
         """Every frame and connection event: into the model, and into the session trace between cases."""
         self.model.observe(record)
         if self.listener is self.idle:
-            self.session.records.append(record)
+            self.session.add(record)
 
     async def _run(self, websocket: Any) -> None:
         self.connections_made += 1
