@@ -98,8 +98,8 @@ class Environment:
         """Pass or fail, give the next case the general preconditions back (traced in the session trace)."""
         if isinstance(self.blocked, HarnessError):
             return
-        if not passed and self.config.role == "csms":
-            await self._housekeeping(f"Power cycle after {case_id}", restore.power_cycled)
+        if not passed:
+            await self._housekeeping(*_AFTER_A_FAILURE[self.config.role](case_id))
         await self._housekeeping(f"Restore after {case_id}", _RESTORES[self.config.role])
 
     async def _housekeeping(self, title: str, work: Callable[[Case], Awaitable[None]]) -> None:
@@ -306,5 +306,11 @@ async def _csms_restore(case: Case) -> None:
     await ensure_booted(case)
 
 
+_AFTER_A_FAILURE: dict[str, Callable[[str], tuple[str, Callable[[Case], Awaitable[None]]]]] = {
+    "cs": lambda case_id: (f"Connectors re-read after {case_id}", restore.connectors_reread),
+    "csms": lambda case_id: (f"Power cycle after {case_id}", restore.power_cycled),
+}
+"""What a case that did not PASS calls for before the restore: the station's own report of its connectors (a
+station under test), a fresh start of the harness's station (a CSMS under test)."""
 _PRELUDES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.station_prelude, "csms": restore.csms_prelude}
 _RESTORES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.restore_station, "csms": _csms_restore}

@@ -9,7 +9,9 @@ configuration's fault, so it is an ERROR that says what to check, never a FAIL o
   failure are named), then plays Reusable State Booted.
 
 After every case, pass or fail, the *restore* reads the SUT model (:mod:`harness.sut_model`) and puts back
-what the case left out of the general preconditions, one step per departure, in this order:
+what the case left out of the general preconditions, one step per departure, in this order (after a case that
+did not PASS, a station is first asked to report each connector again: TriggerMessage StatusNotification, since a
+SUT that broke a rule may have reported wrongly too):
 
 =========================  ============================================================================
 departure                  restore step
@@ -153,6 +155,27 @@ async def restore_station(case: Case) -> None:
     left = [d for d in model.departures() if "changed by the case" not in d]
     if left:
         raise Inconclusive(f"still {', '.join(left)}")
+
+
+async def connectors_reread(case: Case) -> None:
+    """Station under test, after a case that did not PASS: a SUT that broke a rule may also have reported its
+    connectors wrongly (or is still acting on the case), so the model is refreshed from the station itself —
+    TriggerMessage StatusNotification per configured connector (F06, connectorId set: F06.FR.13) and the
+    StatusNotification it sends. A station that rejects the trigger or answers otherwise keeps the model as is."""
+    model = case.link.model
+    if not model.accepted:
+        return
+    for evse_id, connectors in sorted(case.config.connectors.items()):
+        for connector_id in connectors:
+            evse = {"id": evse_id, "connectorId": connector_id}
+            answer = await case.call_answer("TriggerMessage", {"requestedMessage": "StatusNotification", "evse": evse})
+            if not isinstance(answer, CallResult) or answer.payload.get("status") != "Accepted":
+                case.trace.event("restore", note=f"TriggerMessage StatusNotification for {evse_id}/{connector_id} not accepted")
+                continue
+            try:
+                await case.expect("StatusNotification", {"evseId": evse_id, "connectorId": connector_id})
+            except SutFailure as silence:
+                case.trace.event("restore", note=silence.reason)
 
 
 async def accepted(case: Case, reboot: bool) -> None:
