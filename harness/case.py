@@ -23,6 +23,7 @@ from harness.actions import Action, ActionDriver, ActionResult, ActionUnavailabl
 from harness.config import SutConfig
 from harness.core.frames import Call, CallError, CallResult
 from harness.core.rpc import Inbound, LocalProtocolError, Outbound
+from harness.evidence import clip
 from harness.roles import Link
 from harness.session import Connection, ConnectionClosedDuringCall, Reply, Responder, answer
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace
@@ -51,7 +52,7 @@ class CaseInfo:
 
 @dataclass
 class Received:
-    """A CALL the SUT sent during the case."""
+    """A CALL the SUT sent during the case; ``raw`` is its text as a verdict quotes it (cut to QUOTE_LIMIT)."""
 
     call: Call
     raw: str
@@ -106,6 +107,9 @@ class Case:
         self._monitor_failures: list[SutFailure] = []
         self._harness_errors: list[Exception] = []
         self._action_errors: list[BaseException] = []
+        self._limits_reached: list[Inconclusive] = []
+        """A limit of the harness's own the SUT went over ([limits]): the case cannot judge what lies beyond."""
+        self._frames_from_sut = 0
         self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
         self._outbound_direction = CSMS_TO_CS if self.info.role == "cs" else CS_TO_CSMS
 
@@ -348,6 +352,7 @@ class Case:
         except LocalProtocolError as error:
             raise HarnessError(str(error)) from None
         except TimeoutError:
+            self._raise_pending(monitors=False)  # a frame the SUT broke meanwhile is the first thing it did wrong
             raise SutTimeout(
                 f"no answer to {action} within {timeout:.0f} s", self.current_step, self.requirement_for(requirement)
             ) from None
@@ -527,13 +532,15 @@ class Case:
     # -- the link calls these ----------------------------------------------------------------------------
 
     def on_frame(self, connection: Connection, item: Inbound | Outbound, inbound: bool) -> None:
+        if inbound and not self._count_frame_from_sut():
+            return
         direction = self._inbound_direction if inbound else self._outbound_direction
         record = self.trace.frame(item, direction, connection.number, str(self.current_step))
+        quote = clip(item.raw if isinstance(item, Inbound) else item.text)
         if item.frame is not None:
-            raw = item.raw if isinstance(item, Inbound) else item.text
-            self._raw[(item.frame.message_type, item.frame.message_id)] = raw
+            self._raw[(item.frame.message_type, item.frame.message_id)] = quote
         if isinstance(item, Inbound):
-            self._account(connection, item)
+            self._account(connection, item, quote)
         self._monitor(record)
         self._wake()
 
@@ -541,7 +548,34 @@ class Case:
         return answer(self.responders, call)
 
     def on_closed(self, connection: Connection) -> None:
-        self._monitor(self.trace.event("connection closed", connection=connection.number, code=connection.close_code))
+        details: dict[str, Any] = {"connection": connection.number, "code": connection.close_code}
+        if connection.limit_exceeded:
+            details["limit"] = connection.limit_exceeded
+            self._limit_reached(f"{connection.limit_exceeded}; the harness closed the connection (1009). Part 4 sets no "
+                                "maximum: raise [limits] max_frame_bytes to judge such frames")
+        self._monitor(self.trace.event("connection closed", **details))
+        self._wake()
+
+    def on_event(self, name: str, details: dict[str, Any]) -> None:
+        self.trace.event(name, **details)
+        self._wake()
+
+    def _count_frame_from_sut(self) -> bool:
+        """Count the SUT's frames; past [limits] max_frames_per_case they are answered but no longer traced or
+        judged, and the case ends INCONCLUSIVE at its next wait (a flood must not exhaust the harness)."""
+        self._frames_from_sut += 1
+        limit = self.config.limits.max_frames_per_case
+        if self._frames_from_sut <= limit:
+            return True
+        if self._frames_from_sut == limit + 1:
+            reason = (f"the SUT sent more than {limit} frames within the case ([limits] max_frames_per_case); "
+                      "the frames after it are answered but neither traced nor judged")
+            self.trace.event("limit reached", reason=reason)
+            self._limit_reached(reason)
+        return False
+
+    def _limit_reached(self, reason: str) -> None:
+        self._limits_reached.append(Inconclusive(reason))
         self._wake()
 
     def on_harness_error(self, connection: Connection, error: Exception) -> None:
@@ -551,7 +585,9 @@ class Case:
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _account(self, connection: Connection, inbound: Inbound) -> None:
+    def _account(self, connection: Connection, inbound: Inbound, quote: str) -> None:
+        """A broken frame is a FAIL at the next wait; a CALL is kept for the steps (``quote``: its text as a
+        verdict quotes it, cut to QUOTE_LIMIT)."""
         if not inbound.is_compliant:
             reasons = list(inbound.problems) + [f"schema: {v}" for v in inbound.violations]
             what = f"{inbound.action} " if inbound.action else ""
@@ -560,13 +596,11 @@ class Case:
                     f"the SUT's {what}frame breaks OCPP 2.0.1: " + "; ".join(reasons),
                     self.current_step,
                     "Part 4 §4 / JSON schema",
-                    inbound.raw,
+                    quote,
                 )
             )
         if isinstance(inbound.frame, Call) and inbound.auto_reply is None:
-            self.received.append(
-                Received(inbound.frame, inbound.raw, self.current_step, connection.number, self.clock())
-            )
+            self.received.append(Received(inbound.frame, quote, self.current_step, connection.number, self.clock()))
 
     def _wake(self) -> None:
         self._changed.set()
@@ -609,6 +643,8 @@ class Case:
             raise self._sut_failures[0]
         if monitors and self._monitor_failures:
             raise self._monitor_failures[0]
+        if self._limits_reached:
+            raise self._limits_reached[0]
 
     def _find_all(self, wanted: list[list[Expected]], newer_than: int, start: int) -> list[Received] | None:
         """A distinct not yet consumed CALL from ``start`` on for each item of ``wanted``, or None."""
@@ -652,6 +688,11 @@ class Case:
         closed = [r for r in self.trace.records if r.get("event") == "connection closed"]
         if closed:
             reason += f"; the connection closed at {closed[-1]['timestamp']}"
+        refused = [r for r in self.trace.records if r.get("event") == "handshake refused"]
+        if refused:
+            last = refused[-1]
+            why = last.get("reason") or f"HTTP {last.get('status')}"
+            reason += f"; {len(refused)} WebSocket handshake(s) refused, the last at {last['timestamp']}: {why}"
         return reason
 
     def _quote(self, message: Call | CallResult | CallError | None) -> str | None:

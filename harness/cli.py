@@ -515,10 +515,50 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     functions = scan_testcases()
     plans = _selftest_plans(args.role, functions, _case_ids(args.cases))
     faults = {role: reference_faults(role) for role in plans}
+    cases = {role: [f.case_id for f in fs] for role, fs in plans.items()}
+    if args.repeat < 1:
+        raise UsageFailure(f"--repeat must be at least 1, got {args.repeat}")
+    if args.repeat > 1:
+        return _selftest_repeated(args, cases, faults, functions)
     work = Path(tempfile.mkdtemp(prefix="ocpp-selftest-"))
-    report = selftest.run({role: [f.case_id for f in fs] for role, fs in plans.items()}, faults, _selftest_runner(functions), work)
+    report = selftest.run(cases, faults, _selftest_runner(functions), work)
     print(json.dumps(report.as_json(), indent=2) if args.json else selftest.text(report))
     return _selftest_exit(report)
+
+
+def _selftest_repeated(
+    args: argparse.Namespace, cases: Mapping[str, Sequence[str]], faults: Mapping[str, Any], functions: Mapping[str, TestFunction]
+) -> int:
+    """Flake hunting: the self-test ``--repeat`` times in a row; any cell whose outcome changes between runs is
+    reported with the runs' values, and the folders of the differing runs (pytest logs, traces) are kept."""
+    reports: list[selftest.Report] = []
+    for number in range(1, args.repeat + 1):
+        work = Path(tempfile.mkdtemp(prefix=f"ocpp-selftest-{number}-"))
+        reports.append(selftest.run(cases, faults, _selftest_runner(functions), work))
+        latest = reports[-1]
+        print(f"[{number}/{args.repeat}] selftest {'ok' if latest.ok else 'NOT ok'} in {latest.seconds:.1f} s", file=sys.stderr)
+    found = selftest.changes([selftest.outcomes(r.as_json()) for r in reports])
+    keep = {reports[i].work for i in selftest.differing_runs(found)} | {r.work for r in reports if not r.ok}
+    for report in reports:
+        if report.work not in keep:
+            shutil.rmtree(report.work, ignore_errors=True)
+    result = {
+        "runs": [{"ok": r.ok, "seconds": round(r.seconds, 1), "work": str(r.work) if r.work in keep else None} for r in reports],
+        "changes": found,
+        "ok": not found and all(r.ok for r in reports),
+    }
+    print(json.dumps(result, indent=2) if args.json else _repeat_text(result))
+    if any(r.harness_errors for r in reports):
+        return EXIT_HARNESS_ERROR
+    return EXIT_OK if result["ok"] else EXIT_SUT_FAILURE
+
+
+def _repeat_text(result: Mapping[str, Any]) -> str:
+    runs = result["runs"]
+    lines = [f"{len(runs)} self-test runs: {sum(1 for r in runs if r['ok'])} ok, {len(result['changes'])} verdict change(s)"]
+    lines += [f"  {change['cell']}: {' | '.join(change['values'])}" for change in result["changes"]]
+    lines += [f"  run {i}: logs kept in {run['work']}" for i, run in enumerate(runs, start=1) if run["work"]]
+    return "\n".join(lines)
 
 
 def _case_ids(cases: str | None) -> set[str] | None:
@@ -701,6 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--role", choices=ROLES)
     check.add_argument("--cases", help="comma-separated case ids to self-test (default: every implemented case)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="flake hunting: run the self-test N times in a row and report every outcome that changes (default 1)",
+    )
     check.set_defaults(handler=cmd_selftest)
 
     mayhem = commands.add_parser("chaos", help="every chaos behaviour of the reference SUTs against every implemented case")

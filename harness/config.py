@@ -50,6 +50,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "id_tokens": ("valid", "invalid", "blocked"),
     "data_transfer": ("vendor_id", "message_id"),
     "timeouts": ("response", "message", "manual_action", "time_tolerance", "silence"),
+    "limits": ("max_frame_bytes", "max_frames_per_case", "max_interval"),
     "actions": ("driver", "commands", "webhook"),
     "reference": ("faults",),
     "tls": (
@@ -91,6 +92,26 @@ class Timeouts:
 
 REFERENCE_TIMEOUTS = Timeouts(response=5.0, message=10.0, manual_action=10.0, time_tolerance=0.5, silence=1.0)
 """The built-in reference SUTs answer at once: shorter waits than a real lab's."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what the SUT chooses, so that no SUT can make the harness wait, grow or work without end.
+    ``max_frame_bytes``: the largest WebSocket message accepted (Part 4 sets no maximum; a larger one closes the
+    connection with 1009 and the case is INCONCLUSIVE, naming this key). ``max_frames_per_case``: frames the
+    SUT may send within one case (a flood beyond it ends the case INCONCLUSIVE). ``max_interval``: the longest
+    wait, in seconds, the harness sits out when the SUT names it (a Pending interval)."""
+
+    max_frame_bytes: int = 16 * 1024 * 1024
+    max_frames_per_case: int = 10_000
+    max_interval: float = 300.0
+
+
+LIMIT_RANGES: dict[str, tuple[int, int]] = {
+    "max_frame_bytes": (64 * 1024, 1024 * 1024 * 1024),
+    "max_frames_per_case": (100, 10_000_000),
+}
+"""The integer limits' accepted ranges: a full inventory report needs more than 64 KiB; 1 GiB is memory's end."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,7 @@ class SutConfig:
     data_transfer_vendor_id: str = "org.openchargealliance.octt"
     data_transfer_message_id: str = "ocpp-conformance-unused"
     timeouts: Timeouts = Timeouts()
+    limits: Limits = Limits()
     action_driver: str = "reference"
     action_commands: dict[str, str] = field(default_factory=dict)
     action_webhook: str | None = None
@@ -238,7 +260,7 @@ def from_dict(data: dict[str, Any], source: str, base_dir: Path | None = None) -
     tables = {name: _table(data, name, source) for name in SCHEMA}
     for name, table in tables.items():
         _check_keys(table, SCHEMA[name], f"[{name}]", source)
-    sut, station, csms, tokens, transfer, timeouts, actions, reference, _ = (tables[name] for name in SCHEMA)
+    sut, station, csms, tokens, transfer, timeouts, limits, actions, reference, _ = (tables[name] for name in SCHEMA)
     get = _Getter(source)
 
     if "role" not in sut:
@@ -313,6 +335,7 @@ def from_dict(data: dict[str, Any], source: str, base_dir: Path | None = None) -
             transfer, "data_transfer", "message_id", "ocpp-conformance-unused", low=1, high=MESSAGE_ID_MAX
         ),
         timeouts=Timeouts(**{key: get.seconds(timeouts, key) for key in timeouts}),
+        limits=_limits(limits, get),
         action_driver=driver,
         action_commands=commands,
         action_webhook=webhook,
@@ -320,6 +343,18 @@ def from_dict(data: dict[str, Any], source: str, base_dir: Path | None = None) -
         source=source,
         tls=tls,
     )
+
+
+def _limits(table: dict[str, Any], get: _Getter) -> Limits:
+    """``[limits]``: integers within LIMIT_RANGES, max_interval a positive number of seconds."""
+    values: dict[str, Any] = {
+        key: get.integer(table, "limits", key, getattr(Limits, key), low=low, high=high)
+        for key, (low, high) in LIMIT_RANGES.items()
+        if key in table
+    }
+    if "max_interval" in table:
+        values["max_interval"] = get.seconds(table, "max_interval", "limits")
+    return Limits(**values)
 
 
 def _check_role(role: str) -> None:
@@ -413,12 +448,12 @@ class _Getter:
             raise self._fail(table, key, f"must be at most {high}, got {value}")
         return value
 
-    def seconds(self, data: dict[str, Any], key: str) -> float:
+    def seconds(self, data: dict[str, Any], key: str, table: str = "timeouts") -> float:
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._fail("timeouts", key, f"must be a number of seconds, got {_kind(value)} {value!r}")
+            raise self._fail(table, key, f"must be a number of seconds, got {_kind(value)} {value!r}")
         if not value > 0 or value == float("inf"):
-            raise self._fail("timeouts", key, f"must be a positive number of seconds, got {value}")
+            raise self._fail(table, key, f"must be a positive number of seconds, got {value}")
         return float(value)
 
     def text_list(self, data: dict[str, Any], table: str, key: str) -> list[str]:

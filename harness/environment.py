@@ -23,7 +23,8 @@ from harness.config import SutConfig, TlsConfig
 from harness.roles import Answering, CsmsEndpoint, FakeCsms, FakeStation, Link, StationIdentity
 from harness.fake_station import SimulatedStation
 from harness.responders import csms_defaults, station_defaults
-from harness.verdicts import HarnessError, Inconclusive
+from harness.trace import TraceSettings
+from harness.verdicts import HarnessError, Inconclusive, TransportFailure
 
 
 @dataclass
@@ -35,14 +36,17 @@ class Environment:
     station: SimulatedStation | None = None
     blocked: BaseException | None = None
     """Why cases cannot run as they should: the prelude's configuration ERROR, or a failed restore."""
+    traces: TraceSettings | None = None
+    """Where each trace is written as it is made (None: traces stay in memory until written)."""
     _prelude_done: bool = False
 
     @classmethod
-    async def start(cls, config: SutConfig) -> Environment:
-        """Start the harness's role and, for the reference SUT, the SUT; stop everything on failure."""
+    async def start(cls, config: SutConfig, traces: TraceSettings | None = None) -> Environment:
+        """Start the harness's role and, for the reference SUT, the SUT; stop everything on failure. With
+        ``traces``, the session trace is written from its first record on, and so is each case's."""
         if config.role == "cs":
-            return await _start_as_csms(config)
-        return await _start_as_station(config)
+            return await _start_as_csms(config, traces)
+        return await _start_as_station(config, traces)
 
     async def stop(self) -> None:
         if self.reference is not None:
@@ -63,6 +67,10 @@ class Environment:
         if info.role != self.config.role:
             raise HarnessError(f"{info.id} tests a {info.role.upper()}, but the SUT configured is a {self.config.role.upper()}")
         case = Case(info, self.link, self.config, self.actions, self.responders(), observer or StepObserver())
+        if info.id == SESSION:
+            case.trace.share_file(self.link.session)
+        elif self.traces is not None:
+            case.trace.open(self.traces)
         if self.reference is not None and info.id != SESSION:
             # The self-test's mutations of the reference SUT's frames apply within their target case only, and a
             # chaos behaviour within the cases of the run: the prelude and the restores between cases (the
@@ -83,7 +91,7 @@ class Environment:
         if not self._prelude_done:
             self._prelude_done = True
             await self._housekeeping("Prelude: the SUT is connected and Accepted", _PRELUDES[self.config.role])
-        elif isinstance(self.blocked, Inconclusive):
+        elif isinstance(self.blocked, (Inconclusive, TransportFailure)):
             await self._housekeeping("Restore before the case", _RESTORES[self.config.role])
         self.link.model.begin_case()
         return self.blocked
@@ -92,14 +100,14 @@ class Environment:
         """Pass or fail, give the next case the general preconditions back (traced in the session trace)."""
         if isinstance(self.blocked, HarnessError):
             return
-        if not passed and self.config.role == "csms":
-            await self._housekeeping(f"Power cycle after {case_id}", restore.power_cycled)
+        if not passed:
+            await self._housekeeping(*_AFTER_A_FAILURE[self.config.role](case_id))
         await self._housekeeping(f"Restore after {case_id}", _RESTORES[self.config.role])
 
     async def _housekeeping(self, title: str, work: Callable[[Case], Awaitable[None]]) -> None:
         try:
             failed = await restore.housekeeping(self, title, work)
-        except HarnessError as error:
+        except (HarnessError, TransportFailure) as error:
             self.blocked = error
             return
         except Exception as error:  # a harness bug in the restore: the cases after it cannot be trusted
@@ -202,7 +210,7 @@ def _tls_error(config: SutConfig, message: str) -> HarnessError:
     return HarnessError(f"invalid SUT configuration {config.source}: {message}")
 
 
-async def _start_as_csms(config: SutConfig) -> Environment:
+async def _start_as_csms(config: SutConfig, traces: TraceSettings | None) -> Environment:
     endpoint = CsmsEndpoint(
         host=config.listen_host,
         port=config.listen_port,
@@ -210,9 +218,12 @@ async def _start_as_csms(config: SutConfig) -> Environment:
         identities=frozenset({config.identity}),
         basic_auth_password=config.basic_auth_password,
         ssl_context=server_ssl_context(config),
+        max_frame_bytes=config.limits.max_frame_bytes,
     )
     idle = Answering(csms_defaults(config))
     link = FakeCsms(endpoint, idle)
+    if traces is not None:
+        link.session.open(traces)
     await link.start()
     reference = None
     try:
@@ -227,7 +238,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
             )
             reference = ReferenceStation(settings, faults=config.faults, mutations=config.mutations, chaos=config.chaos)
             await reference.start()
-        return Environment(config, link, _action_driver(config, reference), reference)
+        return Environment(config, link, _action_driver(config, reference), reference, traces=traces)
     except BaseException:
         if reference is not None:
             await reference.stop()
@@ -235,7 +246,7 @@ async def _start_as_csms(config: SutConfig) -> Environment:
         raise
 
 
-async def _start_as_station(config: SutConfig) -> Environment:
+async def _start_as_station(config: SutConfig, traces: TraceSettings | None) -> Environment:
     reference = None
     csms_url = config.csms_url
     # Built before anything starts: a bad [tls] file is a configuration ERROR before any case runs.
@@ -259,12 +270,16 @@ async def _start_as_station(config: SutConfig) -> Environment:
     if not csms_url:
         raise HarnessError("no CSMS URL configured ([csms] url in the SUT file)")
     station = SimulatedStation(config)
-    identity = StationIdentity(csms_url, config.identity, config.basic_auth_password, ssl_context)
+    identity = StationIdentity(
+        csms_url, config.identity, config.basic_auth_password, ssl_context, max_frame_bytes=config.limits.max_frame_bytes
+    )
     link = FakeStation(identity, Answering(station_defaults(config, station)))
     station.attach(link)
     link.memory["station"] = station
+    if traces is not None:
+        link.session.open(traces)
     try:
-        return Environment(config, link, _action_driver(config, reference), reference, station)
+        return Environment(config, link, _action_driver(config, reference), reference, station, traces=traces)
     except BaseException:
         if reference is not None:
             await reference.stop()
@@ -293,5 +308,11 @@ async def _csms_restore(case: Case) -> None:
     await ensure_booted(case)
 
 
+_AFTER_A_FAILURE: dict[str, Callable[[str], tuple[str, Callable[[Case], Awaitable[None]]]]] = {
+    "cs": lambda case_id: (f"Connectors re-read after {case_id}", restore.connectors_reread),
+    "csms": lambda case_id: (f"Power cycle after {case_id}", restore.power_cycled),
+}
+"""What a case that did not PASS calls for before the restore: the station's own report of its connectors (a
+station under test), a fresh start of the harness's station (a CSMS under test)."""
 _PRELUDES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.station_prelude, "csms": restore.csms_prelude}
 _RESTORES: dict[str, Callable[[Case], Awaitable[None]]] = {"cs": restore.restore_station, "csms": _csms_restore}

@@ -5,18 +5,20 @@ Options (each mirrored by an ini key of the same name with dashes as underscores
 (repeatable; switches a fault of the reference SUT on), ``--ocpp-mutations FILE`` (a JSON list of wire mutations
 of the reference SUT's outgoing frames), ``--ocpp-chaos NAME`` (a chaos behaviour of the reference SUT, acting
 within every case: harness/reference/chaos.py), ``--ocpp-timeouts KEY=SECONDS,...`` (the reference SUT's timeouts,
-e.g. ``response=2,message=3``; a SUT file has its ``[timeouts]``), ``--ocpp-report-dir DIR`` (traces and results).
+e.g. ``response=2,message=3``; a SUT file has its ``[timeouts]``), ``--ocpp-report-dir DIR`` (traces and results),
+``--ocpp-trace-frame-limit BYTES`` (a longer frame is kept cut in the trace, with its size and sha256) and
+``--ocpp-full-frames`` (frames cut in a trace are also written whole next to it; ini key ``ocpp_full_frames``).
 
 A test case is an ``async def`` decorated with :func:`harness.testcase.testcase`; it takes the ``case``
 fixture. The plugin runs it on the session's event loop (the fake CSMS or station lives for the session,
 so a real SUT stays connected between cases), turns its exception into a verdict, writes the JSONL trace
-and the verdict under the report folder, and attaches both to the Allure result.
+and the verdict under the report folder, and attaches both to the Allure result. Each trace is written as its
+records are made (a crash leaves what was recorded); the evidence of a case is bounded (harness.evidence).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 import time
 from pathlib import Path
@@ -30,12 +32,14 @@ from harness import config as sut_config
 from harness.case import Case, CaseInfo, StepObserver
 from harness.catalog import Catalog, CatalogError, load_catalog
 from harness.environment import Environment
+from harness.evidence import FRAME_LIMIT, clip, json_text
 from harness.roles import FakeCsms, FakeStation
 from harness.pics import identifiers
 from harness.requirements import quote
 from harness.reference.mutations import Mutation
 from harness.reference.mutations import load as load_mutations
 from harness.report.sequence import render_svg
+from harness.trace import TraceSettings
 from harness.verdicts import HarnessError, Inconclusive, StepRef, SutFailure, SutTimeout, Verdict, verdict_of
 
 MARKER = "ocpp_case"
@@ -48,7 +52,12 @@ _OPTIONS = {
     "ocpp_sut": ("reference", "'reference' or the path of a SUT configuration file (TOML)"),
     "ocpp_role": ("", "role of the reference SUT: cs or csms (a SUT file names its own)"),
     "ocpp_report_dir": ("reports/latest", "folder for traces and per-case results"),
+    "ocpp_trace_frame_limit": (
+        str(FRAME_LIMIT), "bytes of a frame a trace keeps whole; a longer one is kept cut, with its size and sha256"
+    ),
 }
+MIN_FRAME_LIMIT = 1024
+"""A smaller trace frame limit would cut ordinary frames, which a trace must show whole."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +78,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ocpp-timeouts", dest="ocpp_timeouts", default=None, metavar="KEY=SECONDS,...",
         help="timeouts of the reference SUT's configuration, e.g. response=2,message=3 (a SUT file has [timeouts])",
     )
+    full_frames = "also write each frame a trace keeps cut whole, next to the trace (traces/<case>.frames/<sha256>.txt)"
+    group.addoption("--ocpp-full-frames", dest="ocpp_full_frames", action="store_true", default=None, help=full_frames)
+    parser.addini("ocpp_full_frames", full_frames, type="bool", default=False)
 
 
 def option(config: pytest.Config, name: str) -> str:
@@ -83,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Read and check the SUT configuration now: a mistake in it is a usage error before anything runs, not
     # an internal error in the report header nor an ERROR of every case.
     _sut_config(config)
+    trace_settings(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -130,6 +143,20 @@ def _sut_config(config: pytest.Config) -> sut_config.SutConfig:
     return loaded
 
 
+def trace_settings(config: pytest.Config) -> TraceSettings:
+    """Where traces go and how much of a frame they keep whole; a limit that is no whole number of bytes of at
+    least MIN_FRAME_LIMIT is a usage error."""
+    text = option(config, "ocpp_trace_frame_limit")
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < MIN_FRAME_LIMIT:
+        raise pytest.UsageError(f"ocpp_trace_frame_limit must be a number of bytes >= {MIN_FRAME_LIMIT}, got {text!r}")
+    full_frames = bool(config.getoption("ocpp_full_frames") or config.getini("ocpp_full_frames"))
+    return TraceSettings(report_dir(config) / "traces", limit, full_frames)
+
+
 def _mutations(path: str | None) -> tuple[Mutation, ...]:
     """The ``--ocpp-mutations`` file's mutations; a bad file is a usage error before anything runs."""
     if not path:
@@ -150,7 +177,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ocpp_environment(pytestconfig: pytest.Config) -> AsyncIterator[Environment]:
     """The harness's role and, for the reference, the SUT: started once for the session."""
-    environment = await Environment.start(_sut_config(pytestconfig))
+    environment = await Environment.start(_sut_config(pytestconfig), trace_settings(pytestconfig))
     _say_where(pytestconfig, environment)
     try:
         yield environment
@@ -240,9 +267,9 @@ def _record(item: pytest.Item, running: Case, error: BaseException | None, secon
     trace_path, diagram = _write_evidence(running, folder)
     results = folder / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"{running.info.id}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (results / f"{running.info.id}.json").write_text(json_text(result, indent=2), encoding="utf-8")
     allure.dynamic.label("verdict", verdict.value)
-    allure.attach(running.trace.to_jsonl(), name=f"trace {running.info.id}.jsonl", attachment_type="text/plain", extension="jsonl")
+    allure.attach.file(trace_path, name=f"trace {running.info.id}.jsonl", attachment_type="text/plain", extension="jsonl")
     allure.attach(diagram, name=f"sequence diagram {running.info.id}", attachment_type=allure.attachment_type.SVG)
     item.user_properties.extend(_junit_properties(running.info.id, verdict, error, trace_path))
     _report_progress(item, running, verdict, result.get("reason"), seconds)
@@ -279,7 +306,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 def _junit_properties(case_id: str, verdict: Verdict, error: BaseException | None, trace_path: Path) -> list[tuple[str, str]]:
     """Per-case JUnit properties, so a CI tool can tell a FAIL from an ERROR (both are a <failure>) and a
-    timeout from a wrong answer without reading the result files."""
+    timeout from a wrong answer without reading the result files. Each value is kept to QUOTE_LIMIT bytes."""
     properties = [
         ("case_id", case_id),
         ("verdict", verdict.value),
@@ -289,7 +316,7 @@ def _junit_properties(case_id: str, verdict: Verdict, error: BaseException | Non
     ]
     if isinstance(error, SutFailure):
         properties += [("requirement", error.requirement), ("step", str(error.step)), ("validation", error.validation)]
-    return properties
+    return [(name, clip(value)) for name, value in properties]
 
 
 def _verdict_class(error: BaseException | None) -> str:
@@ -315,6 +342,7 @@ def _profile_flags(case_id: str) -> str:
 
 
 def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dict[str, Any]:
+    """The result file's content; the reason and the frame kept to QUOTE_LIMIT bytes each (harness.evidence)."""
     result: dict[str, Any] = {"id": running.info.id, "role": running.info.role, "verdict": verdict.value}
     if isinstance(error, SutFailure):
         result.update(
@@ -323,11 +351,11 @@ def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dic
             validation=error.validation,
             requirement=error.requirement,
             requirement_text=error.requirement_text or requirement_texts(error.requirement),
-            reason=error.reason,
-            frame=error.frame,
+            reason=clip(error.reason),
+            frame=None if error.frame is None else clip(error.frame),
         )
     elif error is not None:
-        result["reason"] = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+        result["reason"] = clip(str(getattr(error, "reason", None) or f"{type(error).__name__}: {error}"))
     return result
 
 

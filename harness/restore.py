@@ -9,7 +9,9 @@ configuration's fault, so it is an ERROR that says what to check, never a FAIL o
   failure are named), then plays Reusable State Booted.
 
 After every case, pass or fail, the *restore* reads the SUT model (:mod:`harness.sut_model`) and puts back
-what the case left out of the general preconditions, one step per departure, in this order:
+what the case left out of the general preconditions, one step per departure, in this order (after a case that
+did not PASS, a station is first asked to report each connector again: TriggerMessage StatusNotification, since a
+SUT that broke a rule may have reported wrongly too):
 
 =========================  ============================================================================
 departure                  restore step
@@ -19,7 +21,8 @@ registration Pending       TriggerMessage BootNotification (F06), else wait the 
 registration Rejected /    wait for the BootNotification the station resends after the interval, else
 not booted                 Manual Action: reboot; answer Accepted
 transaction running        RequestStopTransaction (F03) for each; then as below
-EV cable plugged in        Manual Action: unplug; wait until every transaction Ended and every
+EV cable plugged in        Manual Action: unplug; wait until every transaction Ended (a Started still
+                           due after a plug-in under TxStartPoint EVConnected included) and every
                            connector left Occupied
 variable changed           SetVariables with the value it had before the case
 EVSE / station Inoperative ChangeAvailability Operative
@@ -39,9 +42,10 @@ from typing import TYPE_CHECKING
 
 from harness.case import SESSION, Case, CaseInfo
 from harness.core.frames import CallResult
-from harness.roles import ConnectRefused, FakeCsms, FakeStation
+from harness.roles import ConnectRefused, FakeCsms, FakeStation, SubprotocolBroken
 from harness.states.cs import general_preconditions, tx_start_points
-from harness.verdicts import HarnessError, Inconclusive, SutFailure
+from harness.states.csms import subprotocol_failure
+from harness.verdicts import HarnessError, Inconclusive, SutFailure, TransportFailure
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -56,6 +60,8 @@ async def housekeeping(environment: Environment, title: str, work: Callable[[Cas
     try:
         await work(case)
         return None
+    except TransportFailure:
+        raise
     except (SutFailure, Inconclusive) as failure:
         reason = getattr(failure, "reason", str(failure))
         case.trace.event("housekeeping failed", reason=reason)
@@ -111,6 +117,8 @@ async def csms_prelude(case: Case) -> None:
     timeout = case.config.timeouts.response
     try:
         await link.connect(timeout)
+    except SubprotocolBroken as broken:
+        raise subprotocol_failure(broken, case) from None
     except ConnectRefused as refused:
         raise HarnessError(connection_refused(link.station.url, refused)) from None
     except TimeoutError:
@@ -147,6 +155,27 @@ async def restore_station(case: Case) -> None:
     left = [d for d in model.departures() if "changed by the case" not in d]
     if left:
         raise Inconclusive(f"still {', '.join(left)}")
+
+
+async def connectors_reread(case: Case) -> None:
+    """Station under test, after a case that did not PASS: a SUT that broke a rule may also have reported its
+    connectors wrongly (or is still acting on the case), so the model is refreshed from the station itself —
+    TriggerMessage StatusNotification per configured connector (F06, connectorId set: F06.FR.13) and the
+    StatusNotification it sends. A station that rejects the trigger or answers otherwise keeps the model as is."""
+    model = case.link.model
+    if not model.accepted:
+        return
+    for evse_id, connectors in sorted(case.config.connectors.items()):
+        for connector_id in connectors:
+            evse = {"id": evse_id, "connectorId": connector_id}
+            answer = await case.call_answer("TriggerMessage", {"requestedMessage": "StatusNotification", "evse": evse})
+            if not isinstance(answer, CallResult) or answer.payload.get("status") != "Accepted":
+                case.trace.event("restore", note=f"TriggerMessage StatusNotification for {evse_id}/{connector_id} not accepted")
+                continue
+            try:
+                await case.expect("StatusNotification", {"evseId": evse_id, "connectorId": connector_id})
+            except SutFailure as silence:
+                case.trace.event("restore", note=silence.reason)
 
 
 async def accepted(case: Case, reboot: bool) -> None:
@@ -235,11 +264,19 @@ async def idle(case: Case) -> None:
         await case.call_answer("RequestStopTransaction", {"transactionId": transaction_id})
     for evse_id, connector_id in model.occupied():
         await case.manual("unplug", evse_id=evse_id, connector_id=connector_id)
-    await case.wait_until(
-        lambda: not model.transactions and not model.occupied(),
-        "every transaction Ended and every connector no longer Occupied",
-        config.timeouts.message,
-    )
+    try:
+        await case.wait_until(
+            lambda: not model.transactions and not model.occupied() and not model.transaction_due,
+            "every transaction Ended, none due, and every connector no longer Occupied",
+            config.timeouts.message,
+        )
+    except SutFailure:
+        if model.transactions or model.occupied():
+            raise
+        # A plug-in that started no transaction is for the E cases to judge; the station is idle.
+        evses = ", ".join(str(e) for e in sorted(model.transaction_due))
+        case.trace.event("restore", note=f"no TransactionEvent came for EVSE {evses} after its plug-in; the station is idle")
+        model.transaction_due.clear()
 
 
 async def configuration_back(case: Case) -> None:

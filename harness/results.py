@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from harness.evidence import clip
 from harness.report.waivers import WAIVED, Waiver, judge
 from harness.selection import Selection
 from harness.verdicts import Verdict
@@ -148,13 +149,15 @@ def _profile_row(profile: str, selections: Sequence[Selection], reported: Mappin
 
 
 def _case_line(case_id: str, result: Mapping[str, Any], waiver: Waiver | None) -> dict[str, Any]:
-    """The case's own verdict, the verdict reported once its waiver is judged, and what the waiver did."""
+    """The case's own verdict, the verdict reported once its waiver is judged, and what the waiver did. The
+    reason is kept to QUOTE_LIMIT bytes, whoever wrote the result file."""
     reported, state = judge(result["verdict"], waiver)
+    reason = result.get("reason")
     return {
         "id": case_id,
         "verdict": result["verdict"],
         "reported": reported,
-        "reason": result.get("reason"),
+        "reason": clip(str(reason)) if reason is not None else None,
         "waiver": {**waiver.to_dict(), "state": state} if waiver is not None else None,
     }
 

@@ -17,10 +17,11 @@ from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from harness.config import Limits
 from harness.core.frames import Call
 from harness.core.rpc import Inbound, Outbound
 from harness.core.schemas import SchemaSet, ocpp201
@@ -29,8 +30,13 @@ from harness.sut_model import SutModel
 from harness.trace import CS_TO_CSMS, CSMS_TO_CS, Trace, frame_record, utc_now
 
 SUBPROTOCOL = Subprotocol("ocpp2.0.1")
-MAX_FRAME_BYTES = 16 * 1024 * 1024
+MAX_FRAME_BYTES = Limits.max_frame_bytes
 """NotifyReport frames of a full inventory are large; websockets' 1 MiB default would cut them."""
+SUBPROTOCOL_RULE = (
+    "Part 4 §3.2: if the CSMS does not agree to using one of the subprotocols offered by the client, it MUST "
+    "complete the WebSocket handshake with a response without a Sec-WebSocket-Protocol header and then "
+    "immediately close the WebSocket connection"
+)
 
 
 class Answering:
@@ -57,6 +63,9 @@ class Answering:
                 await self.answered.wait()
 
     def on_closed(self, connection: Connection) -> None:
+        return None
+
+    def on_event(self, name: str, details: dict[str, Any]) -> None:
         return None
 
     def on_harness_error(self, connection: Connection, error: Exception) -> None:
@@ -116,6 +125,13 @@ class Link:
             return None
         return connection
 
+    def record_event(self, name: str, **details: Any) -> None:
+        """A transport event (a refused handshake) in the trace of whoever listens now: the case, or the session."""
+        record = {"timestamp": utc_now(), "event": name, **details}
+        self.observe(record)
+        if self.listener is not self.idle:
+            self.listener.on_event(name, details)
+
     @property
     def outbound(self) -> str:
         return CSMS_TO_CS if self.INBOUND == CS_TO_CSMS else CS_TO_CSMS
@@ -124,7 +140,7 @@ class Link:
         """Every frame and connection event: into the model, and into the session trace between cases."""
         self.model.observe(record)
         if self.listener is self.idle:
-            self.session.records.append(record)
+            self.session.add(record)
 
     async def _run(self, websocket: Any) -> None:
         self.connections_made += 1
@@ -158,6 +174,8 @@ class _Forward:
 
     def on_closed(self, connection: Connection) -> None:
         record = {"timestamp": utc_now(), "event": "connection closed", "connection": connection.number}
+        if connection.limit_exceeded:
+            record["limit"] = connection.limit_exceeded
         self.link.observe({**record, "code": connection.close_code})
         self.link.listener.on_closed(connection)
 
@@ -175,6 +193,7 @@ class CsmsEndpoint:
     identities: frozenset[str] = frozenset({"CS001"})
     basic_auth_password: str | None = None
     ssl_context: ssl.SSLContext | None = None
+    max_frame_bytes: int = MAX_FRAME_BYTES
 
 
 @dataclass
@@ -222,7 +241,7 @@ class FakeCsms(Link):
             process_request=self._check_handshake,
             ssl=self.endpoint.ssl_context,
             compression=None,
-            max_size=MAX_FRAME_BYTES,
+            max_size=self.endpoint.max_frame_bytes,
             ping_interval=None,
         )
 
@@ -257,7 +276,7 @@ class FakeCsms(Link):
     def _reject(
         self, connection: ServerConnection, request: Request, status: http.HTTPStatus, reason: str
     ) -> Response:
-        self.rejections.append(HandshakeRejection(request.path, int(status), reason))
+        self._refused(HandshakeRejection(request.path, int(status), reason))
         response = connection.respond(status, reason + "\n")
         if status is http.HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP"'
@@ -267,14 +286,26 @@ class FakeCsms(Link):
         if websocket.subprotocol != SUBPROTOCOL:
             # Part 4 §3.2: finish the handshake without the header, then close at once.
             path = websocket.request.path if websocket.request else ""
-            self.rejections.append(HandshakeRejection(path, 101, "no ocpp2.0.1 subprotocol offered"))
+            offered = websocket.request.headers.get("Sec-WebSocket-Protocol") if websocket.request else None
+            self._refused(HandshakeRejection(path, 101, f"no ocpp2.0.1 subprotocol offered (offered: {offered})"))
             await websocket.close(1002, "subprotocol ocpp2.0.1 required")
             return
         await self._run(websocket)
 
+    def _refused(self, rejection: HandshakeRejection) -> None:
+        """A handshake the fake CSMS refused: kept, and in the trace of whoever listens (case or session)."""
+        self.rejections.append(rejection)
+        self.record_event("handshake refused", path=rejection.path, status=rejection.status, reason=rejection.reason)
+
 
 def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+def _answered_subprotocol(error: NegotiationError) -> str | None:
+    """The subprotocol a CSMS answered that the station never offered (websockets says it in its message)."""
+    text = str(error)
+    return text.rsplit(": ", 1)[-1] if "unsupported subprotocol" in text else None
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
@@ -301,6 +332,7 @@ class StationIdentity:
     ssl_context: ssl.SSLContext | None = None
     subprotocols: tuple[Subprotocol, ...] = (SUBPROTOCOL,)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    max_frame_bytes: int = MAX_FRAME_BYTES
 
     @property
     def url(self) -> str:
@@ -314,6 +346,17 @@ class ConnectRefused(ConnectionError):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class SubprotocolBroken(ConnectRefused):
+    """The CSMS completed the handshake without agreeing to ocpp2.0.1 (no Sec-WebSocket-Protocol header, or one
+    the station did not offer): the CSMS broke Part 4 §3.2 if it then keeps the connection open. The harness
+    closes it at once; a case FAILs, quoting the rule."""
+
+    def __init__(self, answered: str | None) -> None:
+        what = f"Sec-WebSocket-Protocol {answered!r}" if answered else "no Sec-WebSocket-Protocol header"
+        super().__init__(f"the CSMS completed the WebSocket handshake with {what} for the offered ocpp2.0.1")
+        self.answered = answered
 
 
 class FakeStation(Link):
@@ -340,16 +383,25 @@ class FakeStation(Link):
                     additional_headers=headers,
                     ssl=self.station.ssl_context,
                     compression=None,
-                    max_size=MAX_FRAME_BYTES,
+                    max_size=self.station.max_frame_bytes,
                     ping_interval=None,
                     open_timeout=None,
                 )
         except TimeoutError:
             raise
         except InvalidStatus as error:
+            self.record_event("handshake refused", url=self.station.url, status=error.response.status_code)
             raise ConnectRefused(f"HTTP {error.response.status_code}", error.response.status_code) from None
+        except NegotiationError as error:
+            self.record_event("handshake refused", url=self.station.url, reason=str(error))
+            raise SubprotocolBroken(_answered_subprotocol(error)) from None
         except (InvalidHandshake, OSError) as error:
+            self.record_event("handshake refused", url=self.station.url, reason=f"{type(error).__name__}: {error}")
             raise ConnectRefused(f"{type(error).__name__}: {error}") from None
+        if websocket.subprotocol != SUBPROTOCOL:
+            self.record_event("handshake refused", url=self.station.url, reason="no ocpp2.0.1 subprotocol agreed")
+            await websocket.close(1002, "subprotocol ocpp2.0.1 not agreed")
+            raise SubprotocolBroken(websocket.subprotocol)
         before = self.connections_made
         task = asyncio.create_task(self._run(websocket))
         self._tasks.add(task)

@@ -546,6 +546,7 @@ def judge_case(
         "reference": str(reference.get("verdict", Verdict.ERROR.value)),
         "killed_by": [a.name for a in attempts if a.verdict == Verdict.FAIL.value],
         "verdicts": {a.name: a.verdict for a in attempts},
+        "attempts": {a.name: {"verdict": a.verdict, "validation": a.failed_at or ""} for a in attempts},
         "validations": [_judge_validation(v, attempts, unbroken) for v in listed],
     }
 
@@ -798,3 +799,40 @@ def text(report: Report) -> str:
     lines += [f"harness error: {error}" for error in report.harness_errors]
     lines.append(f"{report.mutants_run} mutant(s) and {report.faults_run} fault run(s) in {report.seconds:.1f} s; {'ok' if report.ok else 'NOT ok'}")
     return "\n".join(lines)
+
+
+# --- flake hunting -------------------------------------------------------------------------------------------
+
+def outcomes(report: Mapping[str, Any]) -> dict[str, str]:
+    """Everything a self-test decided, keyed so that two runs compare cell by cell: each case's reference verdict,
+    each mutant's or fault's outcome on it (the verdict, and for a FAIL the validation it named), and whether
+    each validation was proven."""
+    found: dict[str, str] = {}
+    for case in report["cases"]:
+        found[f"{case['id']} reference"] = str(case["reference"])
+        attempts = case.get("attempts") or {name: {"verdict": verdict} for name, verdict in case["verdicts"].items()}
+        for name, attempt in attempts.items():
+            at = attempt.get("validation")
+            found[f"{case['id']} {name}"] = f"{attempt['verdict']} at {at}" if at else str(attempt["verdict"])
+        for validation in case["validations"]:
+            found[f"{case['id']} validation {validation['id']}"] = "proven" if validation["proven"] else "unproven"
+    found["harness errors"] = str(len(report.get("harness_errors", ())))
+    return found
+
+
+def changes(runs: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """The cells whose outcome is not the same in every run (a missing cell counts as a change), with the value
+    of each run in order: a verdict that changes from run to run is a flake of the harness or the reference."""
+    keys = dict.fromkeys(key for run in runs for key in run)
+    return [
+        {"cell": key, "values": [run.get(key, "absent") for run in runs]}
+        for key in keys
+        if len({run.get(key, "absent") for run in runs}) > 1
+    ]
+
+
+def differing_runs(found: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The runs (0-based) whose logs explain the changes: the first run, and every run that differs from it."""
+    if not found:
+        return []
+    return sorted({0} | {i for change in found for i, value in enumerate(change["values"]) if value != change["values"][0]})

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from websockets.asyncio.connection import Connection as WebSocket
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from harness.core.frames import Call, CallError, RpcErrorCode, serialize
 from harness.core.rpc import Inbound, Outbound, RpcEndpoint
@@ -64,6 +65,9 @@ class Listener(Protocol):
 
     def on_closed(self, connection: Connection) -> None: ...
 
+    def on_event(self, name: str, details: dict[str, Any]) -> None:
+        """A transport event outside any connection's frames (a handshake the harness refused)."""
+
     def on_harness_error(self, connection: Connection, error: Exception) -> None: ...
 
 
@@ -79,6 +83,8 @@ class Connection:
         self.endpoint = RpcEndpoint(schemas)
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.limit_exceeded: str | None = None
+        """Why the harness itself closed the connection at a limit of its own (a frame over max_size)."""
         self._answer: asyncio.Future[Inbound] | None = None
         self._send_lock = asyncio.Lock()
         self._call_lock = asyncio.Lock()
@@ -88,12 +94,15 @@ class Connection:
         """Read until the connection closes. Returns normally when it does, whoever closed it."""
         try:
             async for message in self.websocket:
-                text = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
-                await self._handle(text)
+                if isinstance(message, str):
+                    await self._handle(self.endpoint.receive(message))
+                else:
+                    await self._handle(self.endpoint.receive_binary(message))
         except ConnectionClosed:
             pass
         finally:
             self.close_code = self.websocket.close_code
+            self.limit_exceeded = _limit_exceeded(self.websocket)
             self.closed.set()
             if self._answer is not None and not self._answer.done():
                 self._answer.set_exception(ConnectionClosedDuringCall(self.close_code))
@@ -126,8 +135,7 @@ class Connection:
         await self.websocket.close(code, reason)
         await self.closed.wait()
 
-    async def _handle(self, text: str) -> None:
-        inbound = self.endpoint.receive(text)
+    async def _handle(self, inbound: Inbound) -> None:
         self.listener.on_frame(self, inbound, inbound=True)
         if inbound.auto_reply is not None:
             await self._send(inbound.auto_reply)
@@ -177,6 +185,14 @@ class Connection:
                 await self.websocket.send(outbound.text)
             except ConnectionClosed:
                 pass
+
+
+def _limit_exceeded(websocket: WebSocket) -> str | None:
+    """The harness closed with 1009 (RFC 6455: message too big): the peer sent a frame over max_size."""
+    sent = websocket.protocol.close_sent
+    if sent is None or sent.code != CloseCode.MESSAGE_TOO_BIG:
+        return None
+    return f"the SUT sent a WebSocket message over the harness's size limit ({sent.reason or 'message too big'})"
 
 
 def _internal_error(call: Call) -> tuple[str, CallError, str]:

@@ -22,6 +22,9 @@ boot_interval                      BootNotificationResponse.interval
 connectors[(evse, connector)]      StatusNotificationRequest.connectorStatus, NotifyEventRequest
                                    eventData[] of Connector.AvailabilityState (G01, N07)
 transactions[transactionId]        TransactionEventRequest Started / Updated / Ended (E01-E16)
+transaction_due                    a connector turning Occupied while TxStartPoint holds EVConnected and
+                                   no transaction runs on its EVSE (E01.FR.01: a Started is on its way);
+                                   cleared by the EVSE's next TransactionEventRequest
 variables[(component, variable)]   GetVariablesResponse results Accepted, SetVariablesRequest
                                    values answered Accepted (B05, B06)
 inoperative                        ChangeAvailabilityRequest answered Accepted / Scheduled (G03-G04)
@@ -75,6 +78,10 @@ class SutModel:
     inoperative: set[int] = field(default_factory=set)
     """EVSE ids (0 = the whole station) made Inoperative by ChangeAvailability."""
     reservations: set[int] = field(default_factory=set)
+    transaction_due: set[int] = field(default_factory=set)
+    """EVSE ids plugged in under TxStartPoint EVConnected whose TransactionEvent Started has not come yet: the
+    StatusNotification and the TransactionEvent may come in any order (Part 6 §2.1), so a restore that only saw
+    the connector would declare the station idle while a transaction is about to start."""
     _pending_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- feeding --------------------------------------------------------------------------------------
@@ -134,6 +141,7 @@ class SutModel:
             found.append(f"registration {self.registration or 'not booted'}")
         found += [f"transaction {t} running" for t in self.transactions]
         found += [f"connector {e}/{c} Occupied" for e, c in self.occupied()]
+        found += [f"a TransactionEvent due on EVSE {e} (plugged in under TxStartPoint EVConnected)" for e in sorted(self.transaction_due)]
         found += [f"{c}.{v} changed by the case" for c, v in self.changed]
         found += [f"EVSE {e} Inoperative" if e else "the station Inoperative" for e in sorted(self.inoperative)]
         found += [f"reservation {r} active" for r in sorted(self.reservations)]
@@ -153,9 +161,15 @@ class SutModel:
     # -- per message --------------------------------------------------------------------------------
 
     def _status_notification(self, payload: dict[str, Any]) -> None:
-        key = (payload["evseId"], payload["connectorId"])
-        self.connectors[key] = payload["connectorStatus"]
+        self._connector_now((payload["evseId"], payload["connectorId"]), payload["connectorStatus"])
+
+    def _connector_now(self, key: tuple[int, int], status: str) -> None:
+        before = self.connectors.get(key)
+        self.connectors[key] = status
         self.reported_since_boot.add(key)
+        plugged = status == "Occupied" and before != "Occupied"
+        if plugged and "EVConnected" in (self.tx_start_points() or ()) and self.running_transaction(key[0]) is None:
+            self.transaction_due.add(key[0])
 
     def _notify_event(self, payload: dict[str, Any]) -> None:
         for item in payload.get("eventData", []):
@@ -166,8 +180,7 @@ class SutModel:
                 and variable.get("name") == "AvailabilityState"
                 and "connectorId" in evse
             ):
-                self.connectors[(evse["id"], evse["connectorId"])] = item.get("actualValue", "")
-                self.reported_since_boot.add((evse["id"], evse["connectorId"]))
+                self._connector_now((evse["id"], evse["connectorId"]), item.get("actualValue", ""))
 
     def _transaction_event(self, payload: dict[str, Any]) -> None:
         info = payload.get("transactionInfo", {})
@@ -175,11 +188,12 @@ class SutModel:
         transaction_id = info.get("transactionId")
         if transaction_id is None:
             return
+        evse = payload.get("evse", {})
+        known = self.transactions.get(transaction_id)
+        self._transaction_came(evse.get("id", known.evse_id if known else None))
         if payload.get("eventType") == "Ended":
             self.transactions.pop(transaction_id, None)
             return
-        evse = payload.get("evse", {})
-        known = self.transactions.get(transaction_id)
         if known is None:
             known = self.transactions[transaction_id] = Transaction(
                 transaction_id, evse.get("id"), evse.get("connectorId"), payload.get("seqNo", 0)
@@ -189,6 +203,13 @@ class SutModel:
         known.connector_id = evse.get("connectorId", known.connector_id)
         known.id_token = payload.get("idToken", known.id_token)
         known.charging_state = info.get("chargingState", known.charging_state)
+
+    def _transaction_came(self, evse_id: int | None) -> None:
+        """A TransactionEvent of this EVSE arrived: the one due is here (an EVSE not said: every one due)."""
+        if evse_id is None:
+            self.transaction_due.clear()
+        else:
+            self.transaction_due.discard(evse_id)
 
     def _boot_result(self, payload: dict[str, Any], request: dict[str, Any]) -> None:
         self.registration = payload.get("status")
@@ -200,6 +221,7 @@ class SutModel:
         if request.get("reason") not in (None, "Triggered"):
             # A real boot (power-up, reset): nothing of the previous session survives but the configuration.
             self.transactions.clear()
+            self.transaction_due.clear()
 
     def _get_variables_result(self, payload: dict[str, Any], request: dict[str, Any]) -> None:
         for result in payload.get("getVariableResult", []):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from harness.evidence import clip
+
 
 class Verdict(str, enum.Enum):
     PASS = "PASS"
@@ -54,7 +56,9 @@ class SutFailure(AssertionError):
 
     ``validation`` is the id of the Part 6 validation the failure breaks ("step 6", "post 1", or a §2.1
     monitor rule such as "§2.1 seqNo"), so that the self-test can tell which check a fault killed.
-    ``requirement_text`` quotes Part 2 for the requirement named."""
+    ``requirement_text`` quotes Part 2 for the requirement named. The reason and the frame are kept to
+    QUOTE_LIMIT bytes each (cut with their size and sha256, see :mod:`harness.evidence`): a verdict quoting a
+    16 MiB frame would be copied into every report whole."""
 
     def __init__(
         self,
@@ -66,10 +70,10 @@ class SutFailure(AssertionError):
         validation: str = "",
         requirement_text: str = "",
     ) -> None:
-        self.reason = reason
+        self.reason = clip(reason)
         self.step = step
         self.requirement = requirement or ", ".join(step.requirements)
-        self.frame = frame
+        self.frame = None if frame is None else clip(frame)
         self.validation = validation
         self.requirement_text = requirement_text
         super().__init__(self.describe())
@@ -92,11 +96,17 @@ class SutTimeout(SutFailure):
     """The SUT did not send what the step expects within the deadline: FAIL."""
 
 
+class TransportFailure(SutFailure):
+    """The SUT broke Part 4's transport rules while the harness connected (the handshake): FAIL. Every case needs
+    the connection, so when it happens before a case (the prelude, a restore) that case FAILs with it too."""
+
+
 class Inconclusive(Exception):
-    """A precondition, an optional feature or a manual action is not available: INCONCLUSIVE."""
+    """A precondition, an optional feature or a manual action is not available: INCONCLUSIVE. The reason is kept
+    to QUOTE_LIMIT bytes, as a FAIL's."""
 
     def __init__(self, reason: str) -> None:
-        self.reason = reason
+        self.reason = clip(reason)
         super().__init__(f"INCONCLUSIVE: {reason}")
 
 

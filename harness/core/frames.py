@@ -7,6 +7,8 @@ Rules enforced by :func:`parse`, and the RPC error code a receiver answers with 
 rule                                                           error code                   messageId
 =============================================================  ===========================  =========
 the text is valid JSON (§4.1.2)                                RpcFrameworkError            "-1"
+its strings are Unicode text and its numbers finite (§4.1.2)   RpcFrameworkError            "-1"
+it nests at most MAX_NESTING_DEPTH arrays and objects          RpcFrameworkError            "-1"
 the JSON is an array whose first element is an integer         RpcFrameworkError            "-1"
 the message type number is 2, 3 or 4 (§4.1.3, §4.4)            MessageTypeNotSupported      read
 the messageId is a string of 1 to 36 characters (§4.1.4)       RpcFrameworkError            "-1"
@@ -20,6 +22,9 @@ the errorDetails is a JSON object (§4.2.3)                     ProtocolError   
 
 Whether the action is known and the payload matches its schema is not a framing question: see
 :mod:`harness.core.schemas` and :mod:`harness.core.rpc`.
+
+A reason quotes the member at fault through :func:`excerpt`, never all of it: a reason is evidence that goes
+into verdicts, traces and reports, and a SUT chooses how long its members are.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Union
 
 __all__ = [
     "MAX_MESSAGE_ID_LENGTH",
     "MAX_ERROR_DESCRIPTION_LENGTH",
+    "MAX_NESTING_DEPTH",
     "MessageType",
     "RpcErrorCode",
     "Call",
@@ -41,6 +48,8 @@ __all__ = [
     "CallError",
     "Frame",
     "FrameError",
+    "UnencodableFrame",
+    "excerpt",
     "parse",
     "serialize",
 ]
@@ -51,9 +60,22 @@ MAX_MESSAGE_ID_LENGTH = 36
 MAX_ERROR_DESCRIPTION_LENGTH = 255
 """Part 4 Table 7: ErrorDescription is string[255]."""
 
+MAX_NESTING_DEPTH = 100
+"""How many arrays and objects a frame may nest, its own array included. Part 4 sets no limit; no OCPP 2.0.1
+message nests deeper than 14 (ReportChargingProfiles), and everything recursive after parsing (schema
+validation, traces, reports) stays far from Python's recursion limit of about 1,000."""
+
+EXCERPT_LENGTH = 80
+"""How much of a member a reason quotes."""
+
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-"""The only way a surrogate gets into a frame: an escape ``\\ud800``-``\\udfff`` (websockets rejects raw ones).
-Only a frame holding one pays for the full check."""
+RAW_SURROGATE = re.compile("[\ud800-\udfff]")
+"""How a surrogate gets into a frame: an escape ``\\ud800``-``\\udfff``, or a raw one in a str handed to the
+core directly (websockets never delivers one). Only a frame holding one pays for the full check."""
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 UNREADABLE_MESSAGE_ID = "-1"
 """Part 4 §4.2.3: the messageId of a CALLERROR answering a frame whose id cannot be read."""
@@ -135,6 +157,11 @@ class CallError:
 Frame = Union[Call, CallResult, CallError]
 
 
+class UnencodableFrame(ValueError):
+    """A frame the harness built that no OCPP-J text can carry (a lone surrogate, NaN or Infinity, a value JSON
+    has no type for, nesting deeper than the encoder goes): the harness's own mistake, found before sending."""
+
+
 class FrameError(ValueError):
     """A text that is not a valid OCPP-J frame.
 
@@ -165,12 +192,23 @@ _EXPECTED_LENGTH = {MessageType.CALL: 4, MessageType.CALLRESULT: 3, MessageType.
 
 def parse(text: str) -> Frame:
     """Parse one WebSocket text message into a frame, or raise :class:`FrameError` saying what is wrong."""
+    if _nests_too_deep(text):
+        raise FrameError(
+            f"the JSON nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels, the most the harness reads",
+            RpcErrorCode.RpcFrameworkError,
+        )
     try:
         data = json.loads(text, parse_constant=_reject_non_json_constant, parse_float=_finite_number)
-        if SURROGATE_ESCAPE.search(text):
-            _encodable(data)
+    except _OutOfRange as exc:
+        raise FrameError(str(exc), RpcErrorCode.RpcFrameworkError, message_type=_peek_type(text)) from None
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"not valid JSON: {exc}", RpcErrorCode.RpcFrameworkError) from None
+    if _may_hold_surrogates(text) and not _encodable(data):
+        raise FrameError(
+            "a string holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text",
+            RpcErrorCode.RpcFrameworkError,
+            message_type=_known_type(data),
+        )
     message_type = _read_message_type(data)
     message_id = _read_message_id(data, message_type)
     expected = _EXPECTED_LENGTH[message_type]
@@ -190,25 +228,79 @@ def parse(text: str) -> Frame:
 
 
 def serialize(frame: Frame) -> str:
-    """The compact JSON text of a frame (UTF-8 safe: non-ASCII text is kept, Part 4 §4.1.2)."""
-    return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """The compact JSON text of a frame (non-ASCII text is kept, Part 4 §4.1.2), or :class:`UnencodableFrame`
+    when no UTF-8 JSON text can carry it."""
+    try:
+        text = json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        if not text.isascii():
+            text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UnencodableFrame(f"the {type(frame).__name__} cannot be sent as OCPP-J text: {exc}") from None
+    return text
+
+
+def excerpt(value: Any) -> str:
+    """The JSON of a value a SUT chose, cut to about :data:`EXCERPT_LENGTH` characters with non-ASCII text
+    escaped (a lone surrogate shows as ``\\ud800``), for a reason that quotes the value without copying it."""
+    if isinstance(value, str) and len(value) > EXCERPT_LENGTH:
+        return f"{json.dumps(value[:EXCERPT_LENGTH])[:-1]}… ({len(value)} characters)"
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    if len(text) > EXCERPT_LENGTH:
+        return f"{text[:EXCERPT_LENGTH]}… ({len(text)} characters)"
+    return text
+
+
+class _OutOfRange(ValueError):
+    """A JSON number no double holds: valid JSON (RFC 8259 bounds no number), but it would become infinity."""
 
 
 def _finite_number(literal: str) -> float:
     """A JSON number too large for a double (``1E310``) would become infinity, which no JSON can carry on."""
     value = float(literal)
     if math.isinf(value):
-        raise ValueError(f"the number {literal[:40]} is out of range")
+        raise _OutOfRange(f"the number {literal[:40]} is out of range (no double holds it)")
     return value
 
 
-def _encodable(data: Any) -> None:
+def _may_hold_surrogates(text: str) -> bool:
+    return bool(SURROGATE_ESCAPE.search(text) or (not text.isascii() and RAW_SURROGATE.search(text)))
+
+
+def _encodable(data: Any) -> bool:
     """Every string must be Unicode text that UTF-8 can carry (Part 4 §4.1.2): an escaped lone surrogate
     (``"\\ud800"``) parses, but could be neither answered nor written to a trace."""
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("a string holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text") from None
+        return False
+    return True
+
+
+def _nests_too_deep(text: str) -> bool:
+    """Whether the JSON nests deeper than :data:`MAX_NESTING_DEPTH`, read from the text before parsing (a
+    parser would hit the recursion limit first). Only a text with that many brackets pays for the count."""
+    if text.count("[") + text.count("{") <= MAX_NESTING_DEPTH:
+        return False
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > MAX_NESTING_DEPTH
+
+
+def _known_type(data: Any) -> MessageType | None:
+    """The message type of a frame that cannot be read further, so a broken CALLRESULT is still not answered."""
+    if isinstance(data, list) and data and type(data[0]) is int and data[0] in MessageType._value2member_map_:
+        return MessageType(data[0])
+    return None
+
+
+def _peek_type(text: str) -> MessageType | None:
+    """The message type of a JSON text whose numbers no double holds, read again without converting them."""
+    try:
+        return _known_type(json.loads(text, parse_float=str, parse_constant=str))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _reject_non_json_constant(name: str) -> Any:
@@ -224,7 +316,7 @@ def _read_message_type(data: Any) -> MessageType:
     number = data[0]
     if not isinstance(number, int) or isinstance(number, bool):
         raise FrameError(
-            f"the message type must be an integer, got {json.dumps(number)}",
+            f"the message type must be an integer, got {excerpt(number)}",
             RpcErrorCode.RpcFrameworkError,
         )
     try:
@@ -232,7 +324,7 @@ def _read_message_type(data: Any) -> MessageType:
     except ValueError:
         message_id = data[1] if len(data) > 1 and _is_valid_message_id(data[1]) else UNREADABLE_MESSAGE_ID
         raise FrameError(
-            f"unknown message type number {number} (only 2, 3 and 4 exist)",
+            f"unknown message type number {excerpt(number)} (only 2, 3 and 4 exist)",
             RpcErrorCode.MessageTypeNotSupported,
             message_id,
             number,
@@ -250,7 +342,7 @@ def _read_message_id(data: list[Any], message_type: MessageType) -> str:
         )
     value = data[1]
     if not isinstance(value, str):
-        reason = f"the messageId must be a string, got {json.dumps(value)}"
+        reason = f"the messageId must be a string, got {excerpt(value)}"
     elif not value:
         reason = "the messageId is empty"
     elif len(value) > MAX_MESSAGE_ID_LENGTH:
@@ -264,7 +356,7 @@ def _read_payload(value: Any, message_id: str, message_type: MessageType) -> dic
     if isinstance(value, dict):
         return value
     raise FrameError(
-        f"the payload must be a JSON object, got {json.dumps(value)}",
+        f"the payload must be a JSON object, got {excerpt(value)}",
         RpcErrorCode.FormatViolation,
         message_id,
         message_type,
@@ -275,14 +367,14 @@ def _parse_call(data: list[Any], message_id: str) -> Call:
     action = data[2]
     if not isinstance(action, str) or not action:
         raise FrameError(
-            f"the action must be a non-empty string, got {json.dumps(action)}",
+            f"the action must be a non-empty string, got {excerpt(action)}",
             RpcErrorCode.RpcFrameworkError,
             message_id,
             MessageType.CALL,
         )
     if action.endswith("Request"):
         raise FrameError(
-            f"the action {action!r} must be the message name without the 'Request' suffix",
+            f"the action {excerpt(action)} must be the message name without the 'Request' suffix",
             RpcErrorCode.RpcFrameworkError,
             message_id,
             MessageType.CALL,
@@ -297,13 +389,13 @@ def _parse_call_error(data: list[Any], message_id: str) -> CallError:
         return FrameError(reason, RpcErrorCode.ProtocolError, message_id, MessageType.CALLERROR)
 
     if not isinstance(code, str) or code not in RpcErrorCode._value2member_map_:
-        raise broken(f"errorCode {json.dumps(code)} is not one of the RPC framework error codes")
+        raise broken(f"errorCode {excerpt(code)} is not one of the RPC framework error codes")
     if not isinstance(description, str):
-        raise broken(f"errorDescription must be a string, got {json.dumps(description)}")
+        raise broken(f"errorDescription must be a string, got {excerpt(description)}")
     if len(description) > MAX_ERROR_DESCRIPTION_LENGTH:
         raise broken(
             f"errorDescription has {len(description)} characters, at most {MAX_ERROR_DESCRIPTION_LENGTH} are allowed"
         )
     if not isinstance(details, dict):
-        raise broken(f"errorDetails must be a JSON object, got {json.dumps(details)}")
+        raise broken(f"errorDetails must be a JSON object, got {excerpt(details)}")
     return CallError(message_id, code, description, details)

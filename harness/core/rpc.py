@@ -15,7 +15,7 @@ can give its verdict with the frame quoted.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from harness.core.frames import (
@@ -27,12 +27,18 @@ from harness.core.frames import (
     FrameError,
     MessageType,
     RpcErrorCode,
+    UnencodableFrame,
+    excerpt,
     parse,
     serialize,
 )
 from harness.core.schemas import Kind, SchemaSet, SchemaViolation
 
 __all__ = ["LocalProtocolError", "Inbound", "Outbound", "RpcEndpoint"]
+
+
+SEEN_CALL_IDS = 100_000
+"""How many of the peer's CALL ids are kept to catch a reused one (Part 4 §4.1.4)."""
 
 
 class LocalProtocolError(RuntimeError):
@@ -61,11 +67,14 @@ class Inbound:
         problems: every rule of Part 4 the peer broke with this frame (framing, correlation, synchronicity).
         violations: the payload's schema violations.
         auto_reply: the CALLERROR the endpoint produced for a CALL it could not accept, already queued.
+        binary: the peer sent it as a binary WebSocket message (``raw`` is then its bytes decoded as UTF-8,
+            undecodable bytes replaced).
     """
 
     raw: str
     frame: Frame | None
     action: str | None = None
+    binary: bool = False
     answers: Call | None = None
     problems: tuple[str, ...] = ()
     violations: tuple[SchemaViolation, ...] = ()
@@ -88,7 +97,9 @@ class RpcEndpoint:
     new_message_id: Callable[[], str] = _new_message_id
     outstanding_call: Call | None = None
     unanswered_calls: dict[str, Call] = field(default_factory=dict)
-    _seen_call_ids: set[str] = field(default_factory=set)
+    _seen_call_ids: dict[str, None] = field(default_factory=dict)
+    """The peer's CALL ids on this connection, oldest first, at most SEEN_CALL_IDS of them (a flood of fresh ids
+    must not grow the harness without end; a reuse is still caught within that many CALLs)."""
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -103,19 +114,18 @@ class RpcEndpoint:
             raise LocalProtocolError(f"{action!r} is not an OCPP 2.0.1 action")
         violations = self._check_own(action, Kind.REQUEST, payload, invalid_on_purpose)
         call = Call(self.new_message_id(), action, payload)
+        text = _own_text(call)
         self.outstanding_call = call
-        return Outbound(serialize(call), call, action, violations)
+        return Outbound(text, call, action, violations)
 
     def send_result(self, call: Call, payload: dict[str, Any], *, invalid_on_purpose: bool = False) -> Outbound:
         """The CALLRESULT answering one of the peer's CALLs."""
-        taken = self._take_unanswered(call)
-        try:
-            violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
-        except LocalProtocolError:
-            self.unanswered_calls[call.message_id] = taken  # nothing is sent: the CALL still waits
-            raise
+        self._require_unanswered(call)
+        violations = self._check_own(call.action, Kind.RESPONSE, payload, invalid_on_purpose)
         result = CallResult(call.message_id, payload)
-        return Outbound(serialize(result), result, call.action, violations)
+        text = _own_text(result)
+        del self.unanswered_calls[call.message_id]  # only once the answer exists: a refused one leaves it waiting
+        return Outbound(text, result, call.action, violations)
 
     def send_error(
         self,
@@ -125,11 +135,13 @@ class RpcEndpoint:
         details: dict[str, Any] | None = None,
     ) -> Outbound:
         """The CALLERROR answering one of the peer's CALLs."""
-        self._take_unanswered(call)
+        self._require_unanswered(call)
         error = CallError(
             call.message_id, error_code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH], details or {}
         )
-        return Outbound(serialize(error), error, call.action)
+        text = _own_text(error)
+        del self.unanswered_calls[call.message_id]
+        return Outbound(text, error, call.action)
 
     def forget_outstanding_call(self) -> Call | None:
         """Declare the outstanding CALL timed out (§4.1.1), so another may be sent; returns it."""
@@ -148,6 +160,14 @@ class RpcEndpoint:
             return self._receive_call(text, frame)
         return self._receive_response(text, frame)
 
+    def receive_binary(self, data: bytes) -> Inbound:
+        """Account for a binary WebSocket message. OCPP-J messages are JSON text in UTF-8 (Part 4 §4.1.2, RFC 6455
+        §5.6: text frames carry UTF-8), so a binary message is a problem in itself; what it holds is judged
+        as if it were text, and recorded as binary."""
+        inbound = self.receive(data.decode("utf-8", errors="replace"))
+        problem = f"sent as a binary WebSocket message ({len(data)} bytes); OCPP-J messages are UTF-8 JSON text (Part 4 §4.1.2)"
+        return replace(inbound, binary=True, problems=(problem, *inbound.problems))
+
     def _receive_malformed(self, text: str, error: FrameError) -> Inbound:
         problem = f"malformed frame: {error.reason}"
         if error.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
@@ -159,16 +179,19 @@ class RpcEndpoint:
     def _receive_call(self, text: str, call: Call) -> Inbound:
         problems = []
         if call.message_id in self._seen_call_ids:
-            problems.append(f"messageId {call.message_id!r} was already used by an earlier CALL (Part 4 §4.1.4)")
-        self._seen_call_ids.add(call.message_id)
-        if self.unanswered_calls:
-            waiting = ", ".join(c.action for c in self.unanswered_calls.values())
             problems.append(
-                f"CALL {call.action} sent while the earlier CALL {waiting} was still unanswered (Part 4 §4.1.1)"
+                f"messageId {excerpt(call.message_id)} was already used by an earlier CALL (Part 4 §4.1.4)"
+            )
+        self._remember_call_id(call.message_id)
+        if self.unanswered_calls:
+            waiting = ", ".join(excerpt(c.action) for c in self.unanswered_calls.values())
+            problems.append(
+                f"CALL {excerpt(call.action)} sent while the earlier CALL {waiting} was still unanswered "
+                "(Part 4 §4.1.1)"
             )
         if call.action not in self.schemas.actions:
-            problems.append(f"{call.action!r} is not an OCPP 2.0.1 action (Part 4 §4.1.7)")
-            reply = self._auto_error(call, RpcErrorCode.NotImplemented, f"unknown action {call.action}")
+            problems.append(f"{excerpt(call.action)} is not an OCPP 2.0.1 action (Part 4 §4.1.7)")
+            reply = self._auto_error(call, RpcErrorCode.NotImplemented, f"unknown action {excerpt(call.action)}")
             return Inbound(text, call, call.action, problems=tuple(problems), auto_reply=reply)
         violations = tuple(self.schemas.validate(call.action, Kind.REQUEST, call.payload))
         if violations:
@@ -180,9 +203,9 @@ class RpcEndpoint:
     def _receive_response(self, text: str, frame: CallResult | CallError) -> Inbound:
         call = self.outstanding_call
         if call is None or call.message_id != frame.message_id:
-            expected = f"the outstanding CALL's id {call.message_id!r}" if call else "no CALL outstanding"
+            expected = f"the outstanding CALL's id {excerpt(call.message_id)}" if call else "no CALL outstanding"
             problem = (
-                f"{frame.message_type.name} with messageId {frame.message_id!r} answers no CALL of the harness "
+                f"{frame.message_type.name} with messageId {excerpt(frame.message_id)} answers no CALL of the harness "
                 f"({expected}; Part 4 §4.1.4)"
             )
             return Inbound(text, frame, problems=(problem,))
@@ -194,17 +217,22 @@ class RpcEndpoint:
 
     # -- helpers -------------------------------------------------------------------------------------
 
+    def _remember_call_id(self, message_id: str) -> None:
+        self._seen_call_ids[message_id] = None
+        if len(self._seen_call_ids) > SEEN_CALL_IDS:
+            del self._seen_call_ids[next(iter(self._seen_call_ids))]
+
     def _auto_error(self, call: Call, code: RpcErrorCode, description: str) -> Outbound:
         error = CallError(call.message_id, code.value, description[:MAX_ERROR_DESCRIPTION_LENGTH])
         return Outbound(serialize(error), error, call.action)
 
-    def _take_unanswered(self, call: Call) -> Call:
-        taken = self.unanswered_calls.pop(call.message_id, None)
-        if taken is None:
+    def _require_unanswered(self, call: Call) -> None:
+        """Only a CALL still waiting may be answered, and only that very CALL: when the peer reused its id,
+        the id belongs to the later CALL, and answering the earlier one with it would answer the wrong CALL."""
+        if self.unanswered_calls.get(call.message_id) != call:
             raise LocalProtocolError(
                 f"the peer's CALL {call.action} ({call.message_id}) is not waiting for an answer"
             )
-        return taken
 
     def _check_own(
         self, action: str, kind: Kind, payload: dict[str, Any], invalid_on_purpose: bool
@@ -214,3 +242,11 @@ class RpcEndpoint:
             details = "; ".join(str(v) for v in violations)
             raise LocalProtocolError(f"the harness's own {action}{kind.value} breaks its schema: {details}")
         return violations
+
+
+def _own_text(frame: Frame) -> str:
+    """The text of a frame the harness built; one no OCPP-J text can carry is the harness's own mistake."""
+    try:
+        return serialize(frame)
+    except UnencodableFrame as error:
+        raise LocalProtocolError(str(error)) from None

@@ -10,6 +10,7 @@ FAIL must say everything that is wrong with the SUT's frame, not just the first 
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,17 @@ from harness.core.frames import RpcErrorCode
 __all__ = ["Kind", "SchemaViolation", "SchemaSet", "ocpp201"]
 
 SCHEMA_PACKAGE = "harness.schemas.ocpp201"
+
+MAX_VIOLATIONS = 100
+"""Violations listed for one payload: a frame of 16 MiB can break its schema a million times, and listing them
+all would take as long. More than this many is said in one last violation."""
+
+MESSAGE_CHARS = 500
+"""Characters of a violation's message: jsonschema quotes the offending value whole (a 10 MiB string "is too
+long"), so a longer quote is shortened to its start and its length."""
+
+QUOTE_CHARS = 60
+"""Characters of the offending value a shortened message keeps."""
 
 
 class Kind(str, enum.Enum):
@@ -113,22 +125,40 @@ class SchemaSet:
         )
 
     def _explain(self, action: str, kind: Kind, payload: Any) -> list[SchemaViolation]:
-        errors = sorted(
-            self._full_validator(action, kind).iter_errors(payload), key=lambda e: list(e.absolute_path)
-        )
+        found = list(itertools.islice(self._full_validator(action, kind).iter_errors(payload), MAX_VIOLATIONS + 1))
+        errors = sorted(found[:MAX_VIOLATIONS], key=lambda e: list(e.absolute_path))
         violations = [
             SchemaViolation(
-                path="".join(f"/{part}" for part in error.absolute_path),
+                path=_short("".join(f"/{part}" for part in error.absolute_path), MESSAGE_CHARS),
                 keyword=str(error.validator),
-                message=error.message,
+                message=_message(error),
             )
             for error in errors
         ]
+        if len(found) > MAX_VIOLATIONS:
+            violations.append(SchemaViolation("", "schema", f"more than {MAX_VIOLATIONS} violations: the first {MAX_VIOLATIONS} are listed"))
         # The two validators agree on every case measured; should they ever disagree, the payload
         # still failed the compiled check and must not pass silently.
         return violations or [
             SchemaViolation("", "schema", "rejected by the compiled validator; jsonschema found no detail")
         ]
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, with a long quote of the offending value that opens it ("'…' is too long") shortened
+    to its start and length; any other long message to its start."""
+    message = error.message
+    if len(message) <= MESSAGE_CHARS:
+        return message
+    quoted = repr(error.instance)
+    if message.startswith(quoted):
+        size = f"a string of {len(error.instance)} characters" if isinstance(error.instance, str) else f"{len(quoted)} characters"
+        message = f"{quoted[:QUOTE_CHARS]}… ({size}){message[len(quoted):]}"
+    return _short(message, MESSAGE_CHARS)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 @cache

@@ -455,7 +455,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _inline(text: str) -> str:
-    text = re.sub(r"!?\[([^\]]*)\]\(([^)\s]*)\)", lambda m: f"{m.group(1)} ({m.group(2)})", text.replace("\\|", "|"))
+    text = re.sub(r"!?\[([^\][]*)\]\(([^()\s]*)\)", lambda m: f"{m.group(1)} ({m.group(2)})", text.replace("\\|", "|"))
     parts = re.split(r"(`[^`]*`)", text)
     rendered = []
     for part in parts:
@@ -463,8 +463,8 @@ def _inline(text: str) -> str:
             rendered.append(f"<code>{html.escape(part[1:-1])}</code>")
         else:
             escaped = html.escape(part)
-            escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-            escaped = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", escaped)
+            escaped = re.sub(r"\*\*([^*]+?)\*\*", r"<strong>\1</strong>", escaped)
+            escaped = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", escaped)
             rendered.append(escaped)
     return "".join(rendered)
 

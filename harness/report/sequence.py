@@ -14,6 +14,11 @@ it changes.
 The SVG is drawn by this module alone: no script, no external font, stylesheet or link; the only URL in the
 document is the SVG namespace. Text from the trace is XML-escaped, and characters XML cannot carry are
 replaced. The output is a pure function of the input (no random ids, no clock).
+
+The diagram is bounded whatever the SUT sent: every label, line and tooltip shows at most a fixed number of
+characters (a tooltip cut says how many bytes more and the sha256 of the whole, see :mod:`harness.evidence`),
+only the text shown is wrapped, and once DIAGRAM_BUDGET characters are drawn the remaining records are counted in
+one last band instead of drawn. The time taken is linear in the size of the records.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.evidence import DIAGRAM_BUDGET, clip, preview, whole_sha256
 
 __all__ = ["render_svg"]
 
@@ -63,6 +70,7 @@ BAND_CHARS = 142  # 11 px, full width
 STEP_CHARS = 44  # 10 px, left margin
 STEP_MAX_LINES = 3
 MAX_DETAIL_LINES = 4
+TOOLTIP_BYTES = 1024  # of a frame's raw text, or of an event's fields, in its tooltip
 
 MONO = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 SANS = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -108,25 +116,32 @@ def _one_line(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def _head(text: str, chars: int) -> tuple[str, bool]:
+    """The start of the text that can fill ``chars`` characters once its whitespace is collapsed, and whether
+    anything was left out: only what may be shown is ever collapsed or wrapped."""
+    head = text[: 2 * chars + 64]
+    return head, len(head) < len(text)
+
+
 def _clip(text: str, limit: int) -> str:
-    text = _one_line(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    head, cut = _head(text, limit)
+    shown = _one_line(head)
+    return shown if len(shown) <= limit and not cut else shown[: limit - 1] + "…"
 
 
 def _wrap(text: str, width: int, max_lines: int) -> list[str]:
-    lines = textwrap.wrap(_one_line(text), width, break_long_words=True, break_on_hyphens=False) or [""]
-    if len(lines) > max_lines:
+    head, cut = _head(text, width * max_lines)
+    lines = textwrap.wrap(_one_line(head), width, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(lines) > max_lines or cut:
         lines = lines[:max_lines]
         last = lines[-1]
         lines[-1] = last[: width - 1] + "…" if len(last) >= width else last + "…"
     return lines
 
 
-def _compact(value: Any) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (TypeError, ValueError):  # e.g. circular structures: still render something
-        return repr(value)
+def _compact(value: Any, limit: int = TOOLTIP_BYTES) -> str:
+    """Compact JSON of (a preview of) the value: about ``limit`` characters at most, whatever its size."""
+    return json.dumps(preview(value, limit, limit), separators=(",", ":"), ensure_ascii=False)
 
 
 def _parse_time(timestamp: Any) -> dt.datetime | None:
@@ -182,14 +197,13 @@ def render_svg(
     records = [r for r in records if isinstance(r, Mapping)]
     verdicts = [r for r in records if r.get("event") == "verdict"]
     started = next((r for r in records if r.get("event") == "case started"), None)
-    offending = {v["frame"] for v in verdicts if isinstance(v.get("frame"), str)}
-    offending_verdict = {v["frame"]: v for v in verdicts if isinstance(v.get("frame"), str)}
+    offending_verdict = {whole_sha256(v["frame"]): v for v in verdicts if isinstance(v.get("frame"), str)}
     sut = _sut(sut, verdicts, started)
     if not title and started is not None:
         title = " — ".join(str(started[k]) for k in ("case", "title") if started.get(k))
     title = title or "OCPP sequence"
 
-    items = _items(records, offending, offending_verdict)
+    items = _items(records, offending_verdict)
     body, bottom = _layout(items)
 
     frames = sum(1 for i in items if i.kind == "frame")
@@ -287,9 +301,7 @@ def _sut(sut: str | None, verdicts: list[Mapping[str, Any]], started: Mapping[st
     return None
 
 
-def _items(
-    records: list[Mapping[str, Any]], offending: set[str], offending_verdict: dict[str, Mapping[str, Any]]
-) -> list[_Item]:
+def _items(records: list[Mapping[str, Any]], offending_verdict: dict[str, Mapping[str, Any]]) -> list[_Item]:
     items: list[_Item] = []
     last_step: str | None = None
     last_connection: Any = None
@@ -304,7 +316,7 @@ def _items(
                 opened = {"event": "connection opened", "connection": connection, "timestamp": record.get("timestamp")}
                 items.append(_band(opened, moment))
             last_connection = connection
-        item = _frame(record, moment, offending, offending_verdict)
+        item = _frame(record, moment, offending_verdict)
         step = record.get("step")
         if isinstance(step, str) and step and step != last_step:
             item.step = step
@@ -314,17 +326,13 @@ def _items(
     return items
 
 
-def _frame(
-    record: Mapping[str, Any],
-    moment: dt.datetime | None,
-    offending: set[str],
-    offending_verdict: dict[str, Mapping[str, Any]],
-) -> _Item:
+def _frame(record: Mapping[str, Any], moment: dt.datetime | None, offending_verdict: dict[str, Mapping[str, Any]]) -> _Item:
     kind = record.get("messageType")
     action = record.get("action")
     payload = record.get("payload")
     raw = record.get("raw")
     raw_text = raw if isinstance(raw, str) else _compact(raw)
+    verdict = offending_verdict.get(_frame_sha256(record)) if offending_verdict and isinstance(raw, str) else None
 
     if kind == "CALLERROR":
         code = payload.get("errorCode") if isinstance(payload, Mapping) else None
@@ -336,21 +344,21 @@ def _frame(
     else:
         label = f"{kind} {action or ''}".strip()
 
-    summary_source = raw_text if kind is None or payload is None else _compact(payload)
+    summary_source = raw_text if kind is None or payload is None else _compact(payload, 2 * PAYLOAD_CHARS)
     problems = [str(p) for p in (record.get("problems") or ())]
     violations = [str(v) for v in (record.get("violations") or ())]
-    is_offending = isinstance(raw, str) and raw in offending
+    is_offending = verdict is not None
 
     details: list[str] = []
-    if is_offending:
-        verdict = offending_verdict[raw_text]
+    if verdict is not None:
         note = f"✗ offending frame — verdict {verdict.get('verdict', '?')}"
         if verdict.get("reason"):
             note += f": {verdict['reason']}"
         details.append(note)
-    details += [f"✗ {p}" for p in problems] + [f"✗ schema: {v}" for v in violations]
-    if len(details) > MAX_DETAIL_LINES:
-        hidden = len(details) - (MAX_DETAIL_LINES - 1)
+    count = len(details) + len(problems) + len(violations)
+    details += [f"✗ {p}" for p in problems[:MAX_DETAIL_LINES]] + [f"✗ schema: {v}" for v in violations[:MAX_DETAIL_LINES]]
+    if count > MAX_DETAIL_LINES:
+        hidden = count - (MAX_DETAIL_LINES - 1)
         details = details[: MAX_DETAIL_LINES - 1] + [f"… and {hidden} more (see tooltip)"]
     details = [_clip(d, DETAIL_CHARS) for d in details]
 
@@ -361,11 +369,14 @@ def _frame(
         classes.append("offending")
     bad = bool(problems or violations or is_offending)
 
-    tooltip = raw_text
-    extra = ([f"step: {record['step']}"] if record.get("step") else []) + [f"problem: {p}" for p in problems]
-    extra += [f"schema: {v}" for v in violations]
-    if extra:
-        tooltip += "\n\n" + "\n".join(extra)
+    tooltip = clip(raw_text, TOOLTIP_BYTES)
+    notes = [("step", str(record["step"]))] if record.get("step") else []
+    notes += [("problem", p) for p in problems] + [("schema", v) for v in violations]
+    if notes:
+        shown = notes[: 2 * MAX_DETAIL_LINES]
+        tooltip += "\n\n" + "\n".join(f"{name}: {_clip(note, TOOLTIP_BYTES)}" for name, note in shown)
+        if len(notes) > len(shown):
+            tooltip += f"\n… and {len(notes) - len(shown)} more"
 
     return _Item(
         kind="frame",
@@ -379,6 +390,14 @@ def _frame(
         summary=summary_source,
         bad=bad,
     )
+
+
+def _frame_sha256(record: Mapping[str, Any]) -> str:
+    """The sha256 of the frame as the SUT sent it, to find the frame a verdict quotes (either may be cut)."""
+    truncated = record.get("truncated")
+    if isinstance(truncated, Mapping) and isinstance(truncated.get("sha256"), str):
+        return str(truncated["sha256"])
+    return whole_sha256(str(record.get("raw")))
 
 
 def _band(record: Mapping[str, Any], moment: dt.datetime | None) -> _Item:
@@ -418,7 +437,8 @@ def _band(record: Mapping[str, Any], moment: dt.datetime | None) -> _Item:
         texts = [f"clean-up: {record.get('cleanup', '')}"]
     else:
         rest = {k: v for k, v in record.items() if k not in ("event", "timestamp")}
-        texts = [name + (": " + ", ".join(f"{k}={_compact(v) if not isinstance(v, str) else v}" for k, v in rest.items()) if rest else "")]
+        shown = list(rest.items())[:8]
+        texts = [name + (": " + ", ".join(f"{k}={_clip(v, BAND_CHARS) if isinstance(v, str) else _compact(v, BAND_CHARS)}" for k, v in shown) if rest else "")]
 
     texts[0] = f"{_clock(moment)}  {texts[0]}"
     lines: list[str] = []
@@ -447,7 +467,13 @@ def _layout(items: list[_Item]) -> tuple[list[str], float]:
     top: float
     previous_top: float | None = None
     previous_moment: dt.datetime | None = None
-    for item in items:
+    drawn = 0
+    for index, item in enumerate(items):
+        first = len(out)
+        cut = drawn > DIAGRAM_BUDGET
+        if cut:
+            item = _band({"event": "records not drawn", "count": len(items) - index,
+                          "why": f"the diagram has drawn {DIAGRAM_BUDGET} characters; the trace holds every record"}, None)
         elapsed = 0.0
         if item.moment is not None and previous_moment is not None:
             elapsed = max(0.0, (item.moment - previous_moment).total_seconds())
@@ -469,10 +495,13 @@ def _layout(items: list[_Item]) -> tuple[list[str], float]:
             out.append(_step_label(item, top))
             step_bottom = top + 2 + STEP_LINE_H * len(item.step_lines)
         out.append(_draw_frame(item, top) if item.kind == "frame" else _draw_band(item, top))
+        drawn += sum(len(part) for part in out[first:])
         bottom = top + item.height
         previous_top = top
         if item.moment is not None:
             previous_moment = item.moment
+        if cut:
+            break
     return out, max(bottom, step_bottom)
 
 
@@ -492,7 +521,7 @@ def _break(top: float, seconds: float) -> str:
 
 def _step_label(item: _Item, top: float) -> str:
     parts = [
-        f'<g class="step"><title>{_esc(item.step)}</title>',
+        f'<g class="step"><title>{_esc(clip(item.step, TOOLTIP_BYTES))}</title>',
         (f'<line x1="{MARGIN}" y1="{top - 1:.1f}" x2="{WIDTH - MARGIN}" y2="{top - 1:.1f}" stroke="#e0e0e0" '
         f'stroke-width="1"/>'),
         f'<text x="{MARGIN}" y="{top + 10:.1f}" font-size="10" fill="#8a8a8a">',

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.catalog import Catalog, CaseEntry
 from harness.config import SutConfig
+from harness.evidence import clip
 from harness.pics import Pics, explain
 from harness.report.waivers import WaiverSet
 from harness.results import RunOutcome, status_per_case, summarize
@@ -39,6 +40,8 @@ SESSION_TRACE = "traces/session.jsonl"
 """What the harness did with the SUT outside the cases (harness.restore), written by the plugin."""
 NOT_RUN = "not run"
 IDENTITY_FIELDS = ("vendorName", "model", "firmwareVersion", "serialNumber")
+IDENTITY_BYTES = 100
+"""Bytes of each identity field shown (the schema allows 50; a station that sends more is cut, never copied whole)."""
 ROLE_NAMES = {"cs": "Charging Station", "csms": "CSMS"}
 COLUMNS = {"PASS": "PASS", "FAIL": "FAIL", "waived": "FAIL (waived)", "INCONCLUSIVE": "INCONCLUSIVE", "ERROR": "ERROR", "not_run": NOT_RUN}
 """summary.json count key → column title, in table order (shared by summary.md and the terminal)."""
@@ -168,15 +171,19 @@ def station_identity(run_dir: Path, case_ids: Sequence[str]) -> dict[str, Any] |
     traces (only the traces of the cases that ran: a reused folder may hold older ones); None when no case
     saw the station boot."""
     boots = [
-        (record["timestamp"], case_id, record["payload"].get("chargingStation", {}))
+        (record["timestamp"], case_id, station)
         for case_id in case_ids
         for record in _trace_records(run_dir / "traces" / f"{case_id}.jsonl")
-        if _is_boot_request(record)
+        if _is_boot_request(record) and isinstance(station := record["payload"].get("chargingStation", {}), Mapping)
     ]
     if not boots:
         return None
     _, case_id, station = min(boots, key=lambda boot: boot[0])
-    return {**{key: station.get(key) for key in IDENTITY_FIELDS}, "trace": f"traces/{case_id}.jsonl"}
+    return {**{key: _identity_field(station.get(key)) for key in IDENTITY_FIELDS}, "trace": f"traces/{case_id}.jsonl"}
+
+
+def _identity_field(value: Any) -> str | None:
+    return None if value is None else clip(str(value), IDENTITY_BYTES)
 
 
 def _trace_records(path: Path) -> list[dict[str, Any]]:

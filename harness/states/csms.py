@@ -50,8 +50,8 @@ from harness.fake_station import (
 )
 from harness.matching import ABSENT, one_of
 from harness.responders import now
-from harness.roles import ConnectRefused, FakeStation, Link
-from harness.verdicts import HarnessError, Inconclusive, SutFailure, SutTimeout
+from harness.roles import SUBPROTOCOL_RULE, ConnectRefused, FakeStation, Link, SubprotocolBroken
+from harness.verdicts import HarnessError, Inconclusive, SutFailure, SutTimeout, TransportFailure
 
 __all__ = [
     "STATES",
@@ -104,10 +104,21 @@ async def connected(case: Case) -> None:
     timeout = case.config.timeouts.response
     try:
         await link.connect(timeout)
+    except SubprotocolBroken as broken:
+        raise subprotocol_failure(broken, case) from None
     except ConnectRefused as error:
         raise SutFailure(f"the CSMS refused the WebSocket connection: {error.reason}", case.current_step) from None
     except TimeoutError:
         raise SutTimeout(f"the CSMS did not complete the WebSocket handshake within {timeout:.0f} s", case.current_step) from None
+
+
+def subprotocol_failure(broken: SubprotocolBroken, case: Case) -> TransportFailure:
+    """A CSMS that completes the handshake without agreeing to ocpp2.0.1 and keeps the connection: FAIL."""
+    return TransportFailure(
+        f"{broken.reason}; the harness closed the connection", case.current_step, "Part 4 §3.2",
+        validation="Part 4 §3.2 subprotocol", requirement_text=SUBPROTOCOL_RULE,
+    )
+
 
 
 async def notify_connector(case: Case, evse_id: int, connector_id: int, status: str) -> CallResult:

@@ -31,14 +31,14 @@ async def test_tc_b_02_csms(case: Case) -> None:
 
 def pending_interval(case: Case, interval: int) -> float:
     """Step 2's note: interval 0 means <Configured heartbeatInterval>. An interval longer than the harness
-    waits for anything (the manual-action timeout) cannot be sat out: the case cannot go on (INCONCLUSIVE),
-    which is no fault of the CSMS (B02 sets no upper bound)."""
+    sits out ([limits] max_interval) cannot be waited for: the case cannot go on (INCONCLUSIVE), which is no
+    fault of the CSMS (B02 sets no upper bound)."""
     seconds = float(interval or case.config.heartbeat_interval)
-    longest = case.config.timeouts.manual_action
+    longest = case.config.limits.max_interval
     if seconds > longest:
         raise Inconclusive(
             f"the CSMS asks to wait {seconds:.0f} s before the next BootNotification, longer than the harness waits "
-            f"({longest:.0f} s, [timeouts] manual_action): configure a shorter Pending interval for the test"
+            f"({longest:.0f} s, [limits] max_interval): configure a shorter Pending interval for the test, or raise the limit"
         )
     return seconds
 

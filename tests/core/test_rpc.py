@@ -8,6 +8,7 @@ import json
 import pytest
 
 from harness.core.frames import MAX_MESSAGE_ID_LENGTH, Call, CallError, CallResult, RpcErrorCode, parse
+from harness.core import rpc
 from harness.core.rpc import Inbound, LocalProtocolError, Outbound, RpcEndpoint
 from harness.core.schemas import ocpp201
 
@@ -406,3 +407,15 @@ def test_answering_an_auto_replied_call_raises_local_protocol_error(endpoint):
             endpoint.send_result(inbound.frame, {})
         with pytest.raises(LocalProtocolError):
             endpoint.send_error(inbound.frame, RpcErrorCode.GenericError)
+
+
+def test_the_call_ids_kept_to_catch_a_reuse_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of fresh ids does not grow the endpoint without end; a reuse within the window is still caught."""
+    monkeypatch.setattr(rpc, "SEEN_CALL_IDS", 3)
+    endpoint = RpcEndpoint(ocpp201())
+    for number in range(5):
+        inbound = endpoint.receive(json.dumps([2, f"id{number}", "Heartbeat", {}]))
+        endpoint.send_result(inbound.frame, {"currentTime": "2024-01-01T00:00:00Z"})  # type: ignore[arg-type]
+    assert len(endpoint._seen_call_ids) == 3
+    reused = endpoint.receive(json.dumps([2, "id4", "Heartbeat", {}]))
+    assert any("already used" in p for p in reused.problems)

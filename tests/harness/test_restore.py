@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from harness.actions import HookDriver
 from harness.case import CaseInfo
 from harness.config import from_dict
 from harness.environment import Environment
@@ -34,6 +35,7 @@ class ScriptedStation:
         self.requests: list[str] = []
         self._ids = iter(range(1, 1000))
         self._answers: dict[str, asyncio.Future[Any]] = {}
+        self._later: set[asyncio.Task[Any]] = set()
 
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         message_id = f"s{next(self._ids)}"
@@ -48,7 +50,13 @@ class ScriptedStation:
                 self._answers.pop(frame[1]).set_result(frame[2])
                 continue
             self.requests.append(frame[2])
-            await self.ws.send(json.dumps([3, frame[1], self._answer(frame[2], frame[3])]))
+            answer = self._answer(frame[2], frame[3])
+            await self.ws.send(json.dumps([3, frame[1], answer]))
+            if frame[2] == "TriggerMessage" and answer["status"] == "Accepted" and frame[3]["requestedMessage"] == "StatusNotification":
+                self._later.add(asyncio.create_task(self.call("StatusNotification", status(self.connector_status))))
+
+    connector_status = "Available"
+    """What the connector physically is, reported when a StatusNotification is triggered."""
 
     trigger_status = "Rejected"
     """How it answers TriggerMessage BootNotification: Rejected, as a station already Accepted does (F06.FR.17)."""
@@ -141,3 +149,54 @@ async def test_a_silent_station_already_accepted_is_asked_and_not_blocked(bench:
     assert await environment.before_case() is None
     assert station.requests[0] == "TriggerMessage"
     assert environment.link.model.registration == "Accepted"
+
+
+async def test_the_restore_waits_for_a_transaction_the_plug_in_started_even_when_it_reports_after_the_unplug(
+    bench: tuple[Environment, ScriptedStation],
+) -> None:
+    """Once a flake of the self-test: the Occupied came, the TransactionEvent Started was still on its way, the
+    unplug's Available came first, and the restore called the station idle; the Started and Ended then landed in
+    the next case. With TxStartPoint EVConnected the restore waits for them."""
+    environment, station = bench
+    environment.actions = HookDriver({"unplug": "true"}, None, 2.0)
+    await booted(environment, station)
+    environment.new_case(CaseInfo("TC_E_03_CS", "Local start transaction - Cable plugin first", "cs"))
+    await station.call("StatusNotification", status("Occupied"))
+    environment.end_case()
+    restore = asyncio.create_task(environment.after_case("TC_E_03_CS", passed=False))
+    await station.call("StatusNotification", status("Available"))
+    done, _ = await asyncio.wait({restore}, timeout=0.5)
+    assert not done, "the restore must wait for the TransactionEvent the plug-in made due"
+    event = {"timestamp": "2024-05-01T12:00:00Z", "triggerReason": "CablePluggedIn", "evse": {"id": 1, "connectorId": 1}}
+    await station.call("TransactionEvent", {**event, "eventType": "Started", "seqNo": 0, "transactionInfo": {"transactionId": "T1"}})
+    await station.call("TransactionEvent", {**event, "eventType": "Ended", "seqNo": 1, "triggerReason": "EVCommunicationLost", "transactionInfo": {"transactionId": "T1", "stoppedReason": "EVDisconnected"}})
+    await asyncio.wait_for(restore, 5)
+    assert environment.blocked is None
+
+
+
+async def test_after_a_case_that_did_not_pass_the_station_reports_its_connectors_again(
+    bench: tuple[Environment, ScriptedStation],
+) -> None:
+    """A SUT that broke a rule may have reported wrongly too (or is still acting on the case): its connector said
+    Available while an EV is plugged in. The restore asks it again (TriggerMessage StatusNotification with the
+    connectorId, F06.FR.13) and so sees the EV it has to have unplugged."""
+    environment, station = bench
+    await booted(environment, station)
+    station.trigger_status = "Accepted"
+    station.connector_status = "Occupied"
+    environment.new_case(CaseInfo("TC_E_03_CS", "Local start transaction - Cable plugin first", "cs"))
+    environment.end_case()
+    await environment.after_case("TC_E_03_CS", passed=False)
+    triggers = [r["payload"] for r in environment.link.session.records if r.get("action") == "TriggerMessage" and r.get("messageType") == "CALL"]
+    assert {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}} in triggers
+    assert isinstance(environment.blocked, Inconclusive) and "unplug" in environment.blocked.reason
+
+
+async def test_after_a_case_that_passed_the_model_is_trusted(bench: tuple[Environment, ScriptedStation]) -> None:
+    environment, station = bench
+    await booted(environment, station)
+    environment.new_case(CaseInfo("TC_B_01_CS", "Cold Boot Charging Station - Accepted", "cs"))
+    environment.end_case()
+    await environment.after_case("TC_B_01_CS", passed=True)
+    assert "TriggerMessage" not in station.requests and environment.blocked is None

@@ -103,3 +103,30 @@ def test_what_the_station_sent_since_its_last_boot() -> None:
     assert model.reported_since_boot == {(1, 1)} and model.security_event_since_boot
     call(model, STATION_TO_CSMS, "BootNotification", {"reason": "RemoteReset"}, {"status": "Accepted", "interval": 5})
     assert model.reported_since_boot == set() and not model.security_event_since_boot
+
+
+def _tx_start_point(model: SutModel, value: str) -> None:
+    data = {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}
+    call(model, CSMS_TO_STATION, "GetVariables", {"getVariableData": [data]}, {"getVariableResult": [{**data, "attributeStatus": "Accepted", "attributeValue": value}]})
+
+
+def test_a_plug_in_under_tx_start_point_ev_connected_makes_a_transaction_event_due_until_it_comes() -> None:
+    """The StatusNotification Occupied and the TransactionEvent Started may come in either order (Part 6 §2.1)."""
+    model = SutModel()
+    booted(model)
+    _tx_start_point(model, "EVConnected,Authorized")
+    call(model, STATION_TO_CSMS, "StatusNotification", {"evseId": 1, "connectorId": 1, "connectorStatus": "Occupied"}, {})
+    call(model, STATION_TO_CSMS, "StatusNotification", {"evseId": 1, "connectorId": 1, "connectorStatus": "Available"}, {})
+    assert model.transaction_due == {1}
+    assert any("TransactionEvent due on EVSE 1" in d for d in model.departures())
+    started = {"eventType": "Started", "seqNo": 0, "evse": {"id": 1, "connectorId": 1}, "transactionInfo": {"transactionId": "T1"}}
+    call(model, STATION_TO_CSMS, "TransactionEvent", started, {})
+    assert model.transaction_due == set()
+
+
+def test_no_transaction_event_is_due_when_the_plug_in_alone_starts_none() -> None:
+    model = SutModel()
+    booted(model)
+    _tx_start_point(model, "Authorized")
+    call(model, STATION_TO_CSMS, "StatusNotification", {"evseId": 1, "connectorId": 1, "connectorStatus": "Occupied"}, {})
+    assert model.transaction_due == set()

@@ -192,6 +192,15 @@ def test_summary_result_carries_summary_md(run_dir: Path, exit_code: int, outcom
     assert len(list(results.glob(f"{allure_html.SUMMARY_FILE}*-result.json"))) == 1
 
 
+@pytest.mark.parametrize("cell", ["*a " * 30_000, "[" * 100_000, "![x](" * 20_000, "**" + "a" * 100_000])
+def test_the_summary_page_renders_hostile_text_in_linear_time(cell: str) -> None:
+    """A reason is the SUT's to shape: the Markdown of summary.md renders in time linear in its size."""
+    begin = time.perf_counter()
+    page = allure_html.markdown_to_html(f"| Case | Reason |\n| --- | --- |\n| TC_B_01_CS | {cell} |\n")
+    assert time.perf_counter() - begin < 0.5
+    assert page.startswith("<table>")
+
+
 def test_history_id_recipe_is_fullname_and_sut_parameter() -> None:
     """allure-pytest: historyId = md5(fullName + each non-excluded parameter value, by name); the plugin's
     only parameter is sut (its config source), so the same case against the same SUT keeps its history."""

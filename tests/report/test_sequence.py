@@ -11,6 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from harness.evidence import DIAGRAM_BUDGET, clip
 from harness.report.sequence import render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -276,3 +277,34 @@ def test_two_thousand_frames_render_in_under_a_second() -> None:
     print(f"\nrender_svg: 2000 frames in {elapsed * 1000:.0f} ms, {len(svg) / 1e6:.2f} MB")
     assert elapsed < 1.0
     assert len(groups(svg, "frame")) == 2000
+
+
+def test_a_huge_frame_and_a_huge_verdict_render_quickly_and_small() -> None:
+    """A 10 MiB field in a frame, its schema violation and the verdict quoting both: the diagram shows a few
+    hundred characters of each, and finds the offending frame although the verdict quotes it cut."""
+    raw = json.dumps([3, "b1", {"status": "Accepted", "statusInfo": {"reasonCode": "R" * (10 * 1024 * 1024)}}])
+    trace = failing_trace()[:1] + [
+        frame("2026-11-25T09:42:20.771Z", "cs-to-csms", "CALLRESULT", "b1", "BootNotification", json.loads(raw), raw,
+              violations=["/statusInfo/reasonCode: " + raw + " is too long"] * 50),
+        {"timestamp": "2026-11-25T09:42:20.777Z", "event": "verdict", "id": "TC_B_01_CS", "role": "cs",
+         "verdict": "FAIL", "step": "R" * 10_000_000, "reason": "R" * 10_000_000, "frame": clip(raw)},
+    ]
+    begin = time.perf_counter()
+    svg = render_svg(trace)
+    elapsed = time.perf_counter() - begin
+    assert elapsed < 1.0 and len(svg) < 100_000, (elapsed, len(svg))
+    (offending,) = groups(svg, "offending")
+    assert "bytes more, sha256" in tooltip(offending) and "… and 48 more (see tooltip)" in text_of(offending)
+    ET.fromstring(svg)
+
+
+def test_records_past_the_diagram_budget_are_counted_not_drawn() -> None:
+    step = "step 1 (" + "x" * 500 + ")"
+    trace = [frame(f"2026-11-25T09:00:00.{i % 1000:03d}Z", "cs-to-csms", "CALL", f"m{i}", "DataTransfer",
+                   {"vendorId": "v" * 900}, json.dumps([2, f"m{i}", "DataTransfer", {"vendorId": "v" * 900}]),
+                   step=step + str(i)) for i in range(3_000)]
+    svg = render_svg(trace)
+    assert len(svg) < DIAGRAM_BUDGET + 20_000
+    (band,) = groups(svg, "records-not-drawn")
+    drawn = len(groups(svg, "frame"))
+    assert f"count={3_000 - drawn}" in text_of(band) and 100 < drawn < 3_000

@@ -3,6 +3,7 @@ and, in the slow test, from a real run whose counts must agree with its JUnit fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
@@ -145,6 +146,18 @@ def test_station_identity_is_the_earliest_boot_request_of_the_cases_that_ran(tmp
         "vendorName": "ACME", "model": "First", "firmwareVersion": "1.4", "serialNumber": "SN-7", "trace": "traces/TC_P_01_CS.jsonl",
     }
     assert run_summary.sut_line(summary) == "vendorName ACME, model First, firmwareVersion 1.4, serialNumber SN-7 (from traces/TC_P_01_CS.jsonl)"
+
+
+def test_a_huge_reason_and_a_huge_identity_are_cut_in_the_summary(tmp_path: Path) -> None:
+    results = {**RESULTS, "TC_B_09_CS": {"verdict": "FAIL", "reason": "R" * 10_000_000}}
+    traces = {"TC_P_01_CS": [boot("2030-01-01T10:00:03Z", "M" * 10_000_000), boot("2030-01-01T10:00:04Z", ["not", "a", "map"])]}
+    folder = make_run(tmp_path, results, traces)
+    summary = build(folder)
+    run_summary.write(folder, summary)
+    cases = {case["id"]: case for case in summary["edition_cases"]}
+    assert cases["TC_B_09_CS"]["reason"].endswith("sha256 " + hashlib.sha256(b"R" * 10_000_000).hexdigest() + ")")
+    assert len(summary["sut_identity"]["model"]) < 300
+    assert (folder / "summary.json").stat().st_size < 200_000 and (folder / "summary.md").stat().st_size < 200_000
 
 
 def test_no_boot_request_means_an_unknown_station(tmp_path: Path) -> None:
