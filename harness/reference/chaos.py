@@ -142,16 +142,28 @@ class Chaos:
         self._act: asyncio.Task[None] | None = None
         self._ahead: ChaosTarget | None = None
         """The SUT whose next frame the sending act goes ahead of (None: nothing pending)."""
+        self._target: ChaosTarget | None = None
         self._kept: list[asyncio.StreamWriter] = []
 
     def case_started(self, target: ChaosTarget) -> None:
         if self.behaviour is None:
             return
         self.calm.clear()
+        self._target = target
         if self.behaviour.sends:
             self._ahead = target
         else:
             self._start(target)
+
+    def power_cycled(self) -> None:
+        """The SUT rebooted during the case: what a sending act sent, or was sending, went with the connection the
+        reboot closed, so the act goes again ahead of the first frame on the next one."""
+        if self.behaviour is None or not self.behaviour.sends or self._target is None:
+            return
+        if self._act is not None:
+            self._act.cancel()
+            self._act = None
+        self._ahead = self._target
 
     async def ahead(self) -> None:
         """Called by the wire wrapper before every frame the SUT sends: the first of the case waits until the
@@ -174,7 +186,7 @@ class Chaos:
         if self._act is not None:
             self._act.cancel()
             self._act = None
-        self._ahead = None
+        self._ahead = self._target = None
         self.switches.reset()
         for writer in self._kept:
             writer.close()

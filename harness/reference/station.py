@@ -301,6 +301,7 @@ class ReferenceStation:
 
     async def reboot(self, reason: BootReasonEnumType) -> None:
         """Power cycle: drop the link, end transactions, forget the registration, boot again with `reason`."""
+        self.chaos.power_cycled()
         if reason == BootReasonEnumType.remote_reset:
             self.engine.end_all(TriggerReasonEnumType.reset_command, ReasonEnumType.immediate_reset)
         else:

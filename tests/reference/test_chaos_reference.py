@@ -108,6 +108,23 @@ async def test_a_sending_act_goes_out_ahead_of_the_first_frame_of_the_case_only(
     target.chaos.case_ended()
 
 
+async def test_a_reboot_sends_the_act_again_on_the_next_connection() -> None:
+    """What the act sent on the connection a reboot closes may never have reached the harness (a 100 MB message
+    cut at 10 MB): the case meets the behaviour on the connection after the reboot."""
+    socket = Socket()
+    target = Target("garbage_text", socket)
+    wire = MutatedConnection(socket, Mutator([]), target.chaos)
+    target.chaos.case_started(target)  # type: ignore[arg-type]
+    await wire.send(HEARTBEAT)
+    target.chaos.power_cycled()
+    await wire.send(HEARTBEAT)
+    assert socket.sent == ["chaos: this frame is no JSON {", HEARTBEAT] * 2
+    target.chaos.case_ended()
+    target.chaos.power_cycled()  # after the case: nothing is armed again
+    await wire.send(HEARTBEAT)
+    assert socket.sent[-1] == HEARTBEAT and len(socket.sent) == 5
+
+
 # --- the reference CSMS's manual actions --------------------------------------------------------------
 
 class FailingStation:
