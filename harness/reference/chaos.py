@@ -272,6 +272,13 @@ def drop(target: ChaosTarget) -> Awaitable[None]:
     return target.drop()
 
 
+def huge_interval(target: ChaosTarget) -> Awaitable[None]:
+    """Every BootNotification of the case answered Pending with HUGE_INTERVAL_S, and one asked for at once with a
+    TriggerMessage (F06), so that every case meets it, not only those that boot."""
+    target.chaos.switches.boot_pending_interval = HUGE_INTERVAL_S
+    return _send(target, _frame(2, _message_id(), "TriggerMessage", {"requestedMessage": "BootNotification"}))
+
+
 def unknown_id_result(role: str) -> Act:
     async def act(target: ChaosTarget) -> None:
         await _send(target, _frame(3, _message_id(), {}))
@@ -464,9 +471,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     _one(
         "huge_interval", "csms",
-        "closes the connection, then answers BootNotification with Pending and interval 1000000000",
+        "triggers a BootNotification (F06) and answers every BootNotification with Pending and interval 1000000000",
         "",  # B02 sets no upper bound on the interval
-        switch_and_drop(boot_pending_interval=HUGE_INTERVAL_S),
+        huge_interval,
     ),
 )
 

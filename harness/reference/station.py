@@ -301,7 +301,6 @@ class ReferenceStation:
 
     async def reboot(self, reason: BootReasonEnumType) -> None:
         """Power cycle: drop the link, end transactions, forget the registration, boot again with `reason`."""
-        self.chaos.power_cycled()
         if reason == BootReasonEnumType.remote_reset:
             self.engine.end_all(TriggerReasonEnumType.reset_command, ReasonEnumType.immediate_reset)
         else:
@@ -310,6 +309,7 @@ class ReferenceStation:
         if self._connection_task is not None:
             self._connection_task.cancel()
             await asyncio.wait([self._connection_task], timeout=STOP_TIMEOUT_S)
+        self.chaos.power_cycled()
         self.registration = None
         self._boot_reason = reason
         self._reported_status.clear()
