@@ -184,7 +184,7 @@ async def case(
         yield running
         _write_evidence(running, ocpp_report_dir)
     finally:
-        ocpp_environment.end_case()
+        await ocpp_environment.end_case()
         await ocpp_environment.after_case(info.id, passed=request.node.stash.get(_ERROR_KEY, None) is None)
 
 

@@ -110,7 +110,7 @@ async def test_a_variable_the_case_changed_is_put_back(bench: tuple[Environment,
     case = environment.new_case(CaseInfo("TC_B_09_CS", "Set Variables - single value", "cs"))
     data = [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}, "attributeValue": "600"}]
     await case.call("SetVariables", {"setVariableData": data})
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_B_09_CS")
     assert environment.blocked is None
     put_back = [r for r in environment.link.session.records if r.get("action") == "SetVariables" and r.get("messageType") == "CALL"]
@@ -126,7 +126,7 @@ async def test_a_station_the_restore_cannot_bring_back_makes_the_next_case_incon
     await booted(environment, station)
     environment.new_case(CaseInfo("TC_G_01_CS", "Connector status", "cs"))
     await station.call("StatusNotification", status("Occupied"))
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_G_01_CS")
     blocked = await environment.before_case()
     assert isinstance(blocked, Inconclusive)
