@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
+from harness.processes import signal_group, stop_group
 from harness.verdicts import HarnessError
 
 ACTIONS: dict[str, str] = {
@@ -81,6 +82,9 @@ class ActionUnavailable(Exception):
 class ActionDriver(Protocol):
     async def perform(self, action: Action) -> ActionResult: ...
 
+    async def release(self) -> None:
+        """Stop whatever the driver still runs for the case that ended (or for a harness that stops)."""
+
 
 class PromptDriver:
     """Asks an operator on the terminal and waits for Enter (or y/n for a question), within ``timeout``,
@@ -107,6 +111,9 @@ class PromptDriver:
             return ActionResult(confirmed=answer in ("y", "yes"))
         return ActionResult()
 
+    async def release(self) -> None:
+        """Nothing runs once a prompt is answered or given up."""
+
 
 async def _count_down(seconds: float) -> None:
     """Refresh "N s left" once a second on a terminal. A display refresh, not a wait on the SUT."""
@@ -128,6 +135,10 @@ async def _read_stdin_line() -> str:
     return await asyncio.to_thread(sys.stdin.readline)
 
 
+HOOK_GRACE = 2.0
+"""Seconds a hook's process group has, after SIGTERM, to exit before it is killed (SIGKILL)."""
+
+
 class HookDriver:
     """Runs the vendor's automation hook for an action.
 
@@ -135,12 +146,19 @@ class HookDriver:
     filled in, shell-quoted); exit status 0 means done (for a question: yes), anything else no.
     ``webhook`` is a URL that receives ``POST {"action": name, "params": {...}}`` and answers 2xx, with
     an optional JSON body ``{"confirmed": true|false}``. An action with neither is unavailable.
+
+    A command runs in a session of its own, so its whole process group (the shell and what it spawned) is
+    stopped — SIGTERM, then SIGKILL after :data:`HOOK_GRACE` — when it outlives its timeout, when the action is
+    cancelled, and, for what a finished hook left running in the background, when :meth:`release` is called
+    at the end of the case.
     """
 
     def __init__(self, commands: dict[str, str], webhook: str | None, timeout: float) -> None:
         self.commands = commands
         self.webhook = webhook
         self.timeout = timeout
+        self._groups: set[int] = set()
+        """Process groups of the hooks started and not stopped yet."""
 
     async def perform(self, action: Action) -> ActionResult:
         if action.name in self.commands:
@@ -156,18 +174,46 @@ class HookDriver:
         if missing:
             raise HarnessError(f"hook for {action.name!r} uses unknown fields {sorted(missing)}")
         command = template.format(**{k: shlex.quote(str(v)) for k, v in action.params.items()})
-        process = await asyncio.create_subprocess_shell(command)
+        process = await self._start(command)
+        self._groups.add(process.pid)  # a session leader: its pid is its process group's id
         try:
-            async with asyncio.timeout(self.timeout):
-                status = await process.wait()
-        except TimeoutError:
-            process.kill()
-            raise ActionUnavailable(f"hook for {action.name!r} did not finish within {self.timeout:.0f} s") from None
+            status = await self._wait(process, action)
+        except BaseException:  # timed out, or cancelled (the case ended, the run was interrupted)
+            await self._stop(process.pid)
+            raise
+        if not signal_group(process.pid, 0):  # nothing left in the background: nothing to stop later
+            self._groups.discard(process.pid)
         if action.is_question:
             return ActionResult(confirmed=_command_answer(action, status))
         if status != 0:
             raise ActionUnavailable(f"hook for {action.name!r} exited with status {status}")
         return ActionResult()
+
+    async def _start(self, command: str) -> asyncio.subprocess.Process:
+        """The hook's shell, in a session of its own. The start is shielded: a hook may already run (and fork)
+        before its start returns, and a cancellation then must stop its whole group, not only the shell."""
+        starting = asyncio.ensure_future(asyncio.create_subprocess_shell(command, start_new_session=True))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            await self._stop((await starting).pid)
+            raise
+
+    async def _wait(self, process: asyncio.subprocess.Process, action: Action) -> int:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await process.wait()
+        except TimeoutError:
+            raise ActionUnavailable(f"hook for {action.name!r} did not finish within {self.timeout:.0f} s") from None
+
+    async def release(self) -> None:
+        """Stop the process groups of every hook started (those still running, and what finished hooks left
+        running in the background)."""
+        await asyncio.gather(*(self._stop(group) for group in list(self._groups)))
+
+    async def _stop(self, group: int) -> None:
+        self._groups.discard(group)
+        await stop_group(group, HOOK_GRACE)
 
     def _post(self, action: Action) -> ActionResult:
         body = json.dumps({"action": action.name, "params": action.params}).encode()
@@ -213,3 +259,6 @@ class ReferenceDriver:
         except LookupError:
             raise ActionUnavailable(f"the reference SUT cannot perform {action.name!r}") from None
         return ActionResult(confirmed=answer if action.is_question else None)
+
+    async def release(self) -> None:
+        """The reference SUT's actions run in-process and end with their case."""

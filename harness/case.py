@@ -110,6 +110,7 @@ class Case:
         self._limits_reached: list[Inconclusive] = []
         """A limit of the harness's own the SUT went over ([limits]): the case cannot judge what lies beyond."""
         self._frames_from_sut = 0
+        self._background: set[asyncio.Task[ActionResult]] = set()
         self._inbound_direction = CS_TO_CSMS if self.info.role == "cs" else CSMS_TO_CS
         self._outbound_direction = CSMS_TO_CS if self.info.role == "cs" else CS_TO_CSMS
 
@@ -509,13 +510,23 @@ class Case:
         If the action cannot be performed (INCONCLUSIVE) or the harness fails at it (ERROR), the case's next
         wait raises that at once: the SUT is not to be blamed for not reacting to an action nobody did."""
         task = asyncio.create_task(self.manual(name, **params))
+        self._background.add(task)
         task.add_done_callback(self._action_done)
         return task
 
     def _action_done(self, task: asyncio.Task[ActionResult]) -> None:
+        self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._action_errors.append(task.exception())  # type: ignore[arg-type]
             self._wake()
+
+    async def stop_actions(self) -> None:
+        """Cancel the manual actions still running in the background and wait until each has unwound (a hook
+        stops its process group within a bounded grace): nothing the case started outlives it."""
+        running = [task for task in self._background if not task.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def honour_interval(self, seconds: float) -> None:
         """Let a protocol interval the SUT set pass (e.g. the BootNotification retry interval), answering

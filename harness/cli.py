@@ -35,23 +35,23 @@ Exit codes (computed in :func:`harness.results.exit_code`; a waived FAIL counts 
   where nothing ran never reports success), pytest collecting nothing;
 - 3 — harness error, which wins over SUT failures: a case ended in ERROR, a selected case left no result,
   pytest reported an error outside the cases (fixture setup/teardown), the reference SUT module cannot be
-  imported, or the HTML report cannot be rendered (e.g. the Allure tool is missing).
+  imported, or the HTML report cannot be rendered (e.g. the Allure tool is missing);
+- 4 — interrupted: SIGINT or SIGTERM stopped ``run`` or ``selftest`` (see :mod:`harness.processes`). ``run``
+  still writes what it has: the running case as ERROR "interrupted", the finished cases, the cases not reached
+  as "not run", summary.json and summary.md; it renders no HTML report (``report`` does, afterwards).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import importlib
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,10 +64,13 @@ from harness import config as sut_config
 from harness import chaos, selftest
 from harness.catalog import Catalog, CaseEntry, CatalogError, load_catalog
 from harness.pics import PROFILE_KEYS, ROLES, Pics, PicsError
+from harness.processes import Interrupted, Overran, Supervisor
 from harness.reference import chaos as reference_chaos
 from harness.report import summary as run_summary
 from harness.report import waivers as run_waivers
-from harness.results import EXIT_HARNESS_ERROR, EXIT_OK, EXIT_SUT_FAILURE, EXIT_USAGE, RunOutcome, read_outcome
+from harness.results import (
+    EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_SUT_FAILURE, EXIT_USAGE, RunOutcome, read_outcome,
+)
 from harness.selection import Selection, resolve
 from harness.verdicts import HarnessError, Verdict
 
@@ -305,11 +308,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         cases=chosen, implemented=list(functions),
     )
     run_summary.write_run_info(report_dir, info)
-    outcome = _execute(role, args.sut, args.fault, [functions[c] for c in chosen], report_dir, log=None)
-    info = run_summary.finish_run_info(report_dir, info)
+    supervisor = Supervisor()
+    with supervisor.forwarding_signals():
+        outcome = _execute(role, args.sut, args.fault, [functions[c] for c in chosen], report_dir, None, supervisor)
+    info = run_summary.finish_run_info(report_dir, info, outcome.interrupted)
     summary = _write_summary(report_dir, info, catalog, per_profile, outcome, pics, waivers)
     print(_summary_text(summary, report_dir))
-    code = _with_html(report_dir, summary["exit_code"]) if args.html else summary["exit_code"]
+    if supervisor.killed:
+        print(f"WARNING: pytest had not stopped {supervisor.grace:.0f} s after the signal and was killed", file=sys.stderr)
+    code = _with_html(report_dir, summary["exit_code"]) if args.html and not outcome.interrupted else summary["exit_code"]
     if args.report_dir is None:  # last, so that a copy (where symlinks are not allowed) holds everything
         _point_latest(report_dir, role)
     return code
@@ -324,7 +331,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     waivers = _waivers(args.waivers or _path_or_none(info.get("waivers_path")), catalog)
     implemented = set(info["implemented"])
     per_profile = {p: _resolve(catalog, info["role"], p, pics, implemented) for p in info["profiles"]}
-    outcome = read_outcome(run_dir, info["cases"])
+    outcome = read_outcome(run_dir, info["cases"], bool(info.get("interrupted")))
     summary = _write_summary(run_dir, info, catalog, per_profile, outcome, pics, waivers)
     print(_summary_text(summary, run_dir))
     return _with_html(run_dir, summary["exit_code"])
@@ -467,22 +474,22 @@ def pytest_command(
 
 def _execute(
     role: str, sut: str, faults: Sequence[str], functions: Sequence[TestFunction], report_dir: Path, log: Path | None,
-    extra: Sequence[str] = (),
+    supervisor: Supervisor, extra: Sequence[str] = (),
 ) -> RunOutcome:
-    """Run pytest (output to the terminal, or to `log`) and read back the verdicts of `functions`; `extra`
-    pytest arguments (the self-test's ``--ocpp-mutations FILE``) go last."""
+    """Run pytest under `supervisor` (output to the terminal, or to `log`) and read back the verdicts of
+    `functions`; `extra` pytest arguments (the self-test's ``--ocpp-mutations FILE``) go last."""
     report_dir.mkdir(parents=True, exist_ok=True)
     command = pytest_command(role, sut, faults, functions, report_dir, extra)
     if log is None:
-        returncode = subprocess.run(command, cwd=REPO).returncode
+        returncode = supervisor.run(command, terminal=True, cwd=REPO)
     else:
         with log.open("w", encoding="utf-8") as stream:
-            returncode = subprocess.run(command, cwd=REPO, stdout=stream, stderr=subprocess.STDOUT).returncode
-    if returncode == PYTEST_NO_TESTS:
+            returncode = supervisor.run(command, terminal=False, cwd=REPO, stdout=stream, stderr=subprocess.STDOUT)
+    if returncode == PYTEST_NO_TESTS and not supervisor.interrupted:
         raise UsageFailure(f"pytest collected no test from {[f.node_id for f in functions]} (exit code 5)")
-    if returncode == PYTEST_USAGE_ERROR:
+    if returncode == PYTEST_USAGE_ERROR and not supervisor.interrupted:
         raise UsageFailure("pytest rejected the invocation (exit code 4); see its message above")
-    return read_outcome(report_dir, [f.case_id for f in functions])
+    return read_outcome(report_dir, [f.case_id for f in functions], supervisor.interrupted)
 
 
 def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
@@ -499,8 +506,9 @@ def _summary_text(summary: Mapping[str, Any], report_dir: Path) -> str:
     for row in summary["profiles"]:
         if row["not_run"]:
             lines.append(
-                f"NOTE: {row['profile']}: {row['not_run']} required case(s) did not run (not implemented or left out"
-                " with --cases); the exit code covers only the cases that ran, not the whole profile"
+                f"NOTE: {row['profile']}: {row['not_run']} required case(s) did not run (not implemented, left out"
+                f" with --cases{' or not reached' if summary['interrupted'] else ''}); the exit code covers only the"
+                " cases that ran, not the whole profile"
             )
     lines += [f"WARNING: {line}" for line in run_summary.warning_lines(summary)]
     lines.append(f"report: {report_dir} (summary.md, summary.json)")
@@ -521,7 +529,14 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.repeat > 1:
         return _selftest_repeated(args, cases, faults, functions)
     work = Path(tempfile.mkdtemp(prefix="ocpp-selftest-"))
-    report = selftest.run(cases, faults, _selftest_runner(functions), work)
+    supervisor = Supervisor()
+    try:
+        with supervisor.forwarding_signals():
+            report = selftest.run(cases, faults, _selftest_runner(functions, supervisor), work)
+        if supervisor.interrupted:
+            raise Interrupted
+    except Interrupted:
+        raise Interrupted(f"selftest interrupted; pytest logs and reports kept in {work}") from None
     print(json.dumps(report.as_json(), indent=2) if args.json else selftest.text(report))
     return _selftest_exit(report)
 
@@ -532,11 +547,18 @@ def _selftest_repeated(
     """Flake hunting: the self-test ``--repeat`` times in a row; any cell whose outcome changes between runs is
     reported with the runs' values, and the folders of the differing runs (pytest logs, traces) are kept."""
     reports: list[selftest.Report] = []
-    for number in range(1, args.repeat + 1):
-        work = Path(tempfile.mkdtemp(prefix=f"ocpp-selftest-{number}-"))
-        reports.append(selftest.run(cases, faults, _selftest_runner(functions), work))
-        latest = reports[-1]
-        print(f"[{number}/{args.repeat}] selftest {'ok' if latest.ok else 'NOT ok'} in {latest.seconds:.1f} s", file=sys.stderr)
+    supervisor = Supervisor()
+    with supervisor.forwarding_signals():
+        for number in range(1, args.repeat + 1):
+            work = Path(tempfile.mkdtemp(prefix=f"ocpp-selftest-{number}-"))
+            try:
+                reports.append(selftest.run(cases, faults, _selftest_runner(functions, supervisor), work))
+            except Interrupted:
+                raise Interrupted(f"selftest interrupted in run {number}; pytest logs and reports kept in {work}") from None
+            if supervisor.interrupted:
+                raise Interrupted(f"selftest interrupted in run {number}; pytest logs and reports kept in {work}")
+            latest = reports[-1]
+            print(f"[{number}/{args.repeat}] selftest {'ok' if latest.ok else 'NOT ok'} in {latest.seconds:.1f} s", file=sys.stderr)
     found = selftest.changes([selftest.outcomes(r.as_json()) for r in reports])
     keep = {reports[i].work for i in selftest.differing_runs(found)} | {r.work for r in reports if not r.ok}
     for report in reports:
@@ -585,13 +607,17 @@ def _role_of(function: TestFunction) -> str:
     return next(role for role, folder in TESTCASE_DIRS.items() if function.path.startswith(folder + "/"))
 
 
-def _selftest_runner(functions: Mapping[str, TestFunction]) -> selftest.Runner:
-    """One pytest process on the reference SUT of the role, its output kept in the run's folder."""
+def _selftest_runner(functions: Mapping[str, TestFunction], supervisor: Supervisor) -> selftest.Runner:
+    """One pytest process on the reference SUT of the role, its output kept in the run's folder; none starts
+    once the self-test is interrupted, and an interrupted one raises :class:`Interrupted`."""
 
     def run(role: str, faults: Sequence[str], cases: Sequence[str], report_dir: Path, extra: Sequence[str]) -> RunOutcome:
         report_dir.mkdir(parents=True, exist_ok=True)
         chosen = [functions[case] for case in cases]
-        return _execute(role, "reference", faults, chosen, report_dir, log=report_dir / "pytest.log", extra=extra)
+        outcome = _execute(role, "reference", faults, chosen, report_dir, report_dir / "pytest.log", supervisor, extra)
+        if outcome.interrupted:
+            raise Interrupted("the self-test was interrupted")
+        return outcome
 
     return run
 
@@ -617,7 +643,12 @@ def cmd_chaos(args: argparse.Namespace) -> int:
     if not rows:
         raise UsageFailure(f"no chaos behaviour {args.behaviours} for the {' or '.join(r.upper() for r in plans)}")
     work = Path(tempfile.mkdtemp(prefix="ocpp-chaos-"))
-    matrix = chaos.run(rows, _chaos_runner(functions), work)
+    supervisor = Supervisor()
+    try:
+        with supervisor.forwarding_signals():
+            matrix = chaos.run(rows, _chaos_runner(functions, supervisor), work)
+    except Interrupted:
+        raise Interrupted(f"chaos interrupted; pytest logs and reports kept in {work}") from None
     print(json.dumps(matrix.as_json(), indent=2) if args.json else chaos.text(matrix))
     if matrix.ok:
         return EXIT_OK
@@ -637,10 +668,10 @@ def _behaviours(names: str | None, roles: Iterable[str]) -> list[str] | None:
     return wanted
 
 
-def _chaos_runner(functions: Mapping[str, TestFunction]) -> chaos.Runner:
-    """One pytest process per row, output in the row's folder, bounded by the row's wall limit: on a hang its
-    whole process group is killed. Its peak memory is its maximum resident set, measured by
-    :mod:`harness.peak_memory` (for a run killed as hung: its high-water mark just before the kill)."""
+def _chaos_runner(functions: Mapping[str, TestFunction], supervisor: Supervisor) -> chaos.Runner:
+    """One pytest process per row under `supervisor`, output in the row's folder, killed with its descendants
+    after the row's wall limit (a hang). Its peak memory is its maximum resident set, measured by
+    :mod:`harness.peak_memory` (unknown for a run killed as hung). None starts once the CLI is interrupted."""
 
     def run(row: chaos.Row, report_dir: Path) -> chaos.RowRun:
         extra = ["--ocpp-chaos", row.behaviour, "--ocpp-timeouts", chaos.timeouts_option()]
@@ -648,59 +679,24 @@ def _chaos_runner(functions: Mapping[str, TestFunction]) -> chaos.Runner:
         measured = report_dir / "memory.json"
         launcher = [sys.executable, "-m", "harness.peak_memory", str(measured), "--", *command]
         started = time.monotonic()
+        hung = False
         with (report_dir / "pytest.log").open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(launcher, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        returncode, hung, peak_kib = _wait_bounded(process, row.wall_limit)
+            try:
+                returncode = supervisor.run(
+                    launcher, terminal=False, limit=row.wall_limit, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+                )
+            except Overran:
+                returncode, hung = -signal.SIGKILL, True
+        if supervisor.interrupted:
+            raise Interrupted("the chaos matrix was interrupted")
+        peak_mb = None
         if measured.exists():
             figures = json.loads(measured.read_text(encoding="utf-8"))
-            returncode, peak_kib = figures["returncode"], figures["maxrss_kib"]
+            returncode, peak_mb = figures["returncode"], figures["maxrss_kib"] / 1024
         outcome = read_outcome(report_dir, row.cases)
-        peak_mb = None if peak_kib is None else peak_kib / 1024
         return chaos.RowRun(outcome, returncode, hung, peak_mb, time.monotonic() - started, report_dir)
 
     return run
-
-
-def _wait_bounded(process: subprocess.Popen[Any], limit: float) -> tuple[int, bool, int | None]:
-    """(exit code, hung, peak in KiB) of ``process``; after ``limit`` seconds its process group is killed and it
-    counts as hung, with the largest high-water mark of its descendants just before the kill as peak (else None)."""
-    reaped = threading.Lock()
-    killed: list[int | None] = []
-
-    def kill() -> None:
-        with reaped:
-            if process.returncode is None:
-                killed.append(_descendants_peak_kib(process.pid))
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-
-    timer = threading.Timer(limit, kill)
-    timer.start()
-    try:
-        _, status, _ = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    with reaped:
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, bool(killed), killed[0] if killed else None
-
-
-def _descendants_peak_kib(pid: int) -> int | None:
-    """The largest VmHWM (peak resident set, KiB) of ``pid``'s descendants, from /proc; None where there is none."""
-    peaks: list[int] = []
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            pending.append(int(child))
-            with contextlib.suppress(OSError, StopIteration, ValueError):
-                status = Path(f"/proc/{child}/status").read_text()
-                peaks.append(int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]))
-    return max(peaks, default=None)
 
 
 # --- entry point --------------------------------------------------------------------------------------
@@ -757,7 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, dispatch, and turn the two failure kinds into their exit codes (argparse exits 2 by itself)."""
+    """Parse, dispatch, and turn the failure kinds into their exit codes (argparse exits 2 by itself)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -767,6 +763,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessFailure as error:
         print(f"ocpp-conformance: harness error: {error}", file=sys.stderr)
         return EXIT_HARNESS_ERROR
+    except Interrupted as error:
+        print(f"ocpp-conformance: {error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ class Environment:
     traces: TraceSettings | None = None
     """Where each trace is written as it is made (None: traces stay in memory until written)."""
     _prelude_done: bool = False
+    _case: Case | None = None
 
     @classmethod
     async def start(cls, config: SutConfig, traces: TraceSettings | None = None) -> Environment:
@@ -49,6 +50,8 @@ class Environment:
         return await _start_as_station(config, traces)
 
     async def stop(self) -> None:
+        """Stop what runs for the harness: a case's hooks, the reference SUT, the link (its port is free after)."""
+        await self.end_case()
         if self.reference is not None:
             await self.reference.stop()
         if isinstance(self.link, FakeCsms):
@@ -77,12 +80,18 @@ class Environment:
             # session's housekeeping) meet a well-behaved SUT.
             self.reference.case_started(info.id)
         self.link.attach(case)
+        self._case = case
         return case
 
-    def end_case(self) -> None:
+    async def end_case(self) -> None:
+        """Detach the case and stop what it started: manual actions still running, hook processes."""
+        case, self._case = self._case, None
         self.link.attach(None)
         if self.reference is not None:
             self.reference.case_ended()
+        if case is not None:
+            await case.stop_actions()
+        await self.actions.release()
 
     async def before_case(self) -> BaseException | None:
         """Bring the SUT to Part 6 §2.1's general preconditions before a case (the prelude the first time,

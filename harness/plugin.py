@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import functools
 import re
+import signal
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any, AsyncIterator, Generator, Iterator
 
 import allure
@@ -47,6 +50,7 @@ REQUIREMENT_ID = re.compile(r"\b[A-P]\d\d\.FR\.\d+\b")
 _CASE_KEY = pytest.StashKey[Case]()
 _ERROR_KEY = pytest.StashKey[BaseException]()
 _PROGRESS_KEY = pytest.StashKey[str]()
+INTERRUPTED = "interrupted: the run was stopped (SIGINT or SIGTERM) while the case ran"
 
 _OPTIONS = {
     "ocpp_sut": ("reference", "'reference' or the path of a SUT configuration file (TOML)"),
@@ -96,6 +100,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # an internal error in the report header nor an ERROR of every case.
     _sut_config(config)
     trace_settings(config)
+    _interrupt_on_sigterm(config)
+
+
+def _interrupt_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (``ocpp-conformance run`` stopped, a CI job cancelled) ends the run as Ctrl-C does: the running
+    case ends as ERROR "interrupted", and the session's teardown stops the servers and writes the reports."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGTERM, _as_sigint)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    config.add_cleanup(restore)
+
+
+def _as_sigint(signum: int, frame: FrameType | None) -> None:
+    """Hand SIGTERM to the SIGINT handler of the moment: asyncio's runner cancels the running case (so its
+    cleanups run) and raises KeyboardInterrupt; outside it, Python's handler raises KeyboardInterrupt."""
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        raise KeyboardInterrupt
+    handler(signal.SIGINT, frame)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -230,8 +257,10 @@ async def case(
         yield running
         _write_evidence(running, ocpp_report_dir)
     finally:
-        ocpp_environment.end_case()
-        await ocpp_environment.after_case(info.id, passed=request.node.stash.get(_ERROR_KEY, None) is None)
+        await ocpp_environment.end_case()
+        error = request.node.stash.get(_ERROR_KEY, None)
+        if not isinstance(error, KeyboardInterrupt):  # an interrupted run stops; it restores nothing
+            await ocpp_environment.after_case(info.id, passed=error is None)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -354,6 +383,8 @@ def _result(running: Case, verdict: Verdict, error: BaseException | None) -> dic
             reason=clip(error.reason),
             frame=None if error.frame is None else clip(error.frame),
         )
+    elif isinstance(error, KeyboardInterrupt):
+        result["reason"] = INTERRUPTED
     elif error is not None:
         result["reason"] = clip(str(getattr(error, "reason", None) or f"{type(error).__name__}: {error}"))
     return result

@@ -67,7 +67,7 @@ async def housekeeping(environment: Environment, title: str, work: Callable[[Cas
         case.trace.event("housekeeping failed", reason=reason)
         return reason
     finally:
-        environment.end_case()
+        await environment.end_case()
         environment.link.session.records.extend(case.trace.records)
 
 

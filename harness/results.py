@@ -1,7 +1,8 @@
 """Reading what a pytest run left in its report folder, and turning it into verdicts, a summary and an exit code.
 
 The plugin writes one ``results/<case id>.json`` per case it ran; this module is the only reader. A selected
-case without a result file is an ERROR ("no result recorded"): the harness never counts silence as a pass.
+case without a result file is an ERROR ("no result recorded"): the harness never counts silence as a pass —
+unless the run was interrupted (SIGINT or SIGTERM), where it is a case the run did not reach ("not run").
 Errors pytest reports outside a case's body (a fixture failing on setup or teardown) appear in the JUnit file
 as ``<error>`` elements; they are harness errors, so they make the run an ERROR even when every case passed.
 Waivers (:mod:`harness.report.waivers`) are applied here too, so that :func:`exit_code` is the only place
@@ -38,6 +39,7 @@ EXIT_OK = 0
 EXIT_SUT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_HARNESS_ERROR = 3
+EXIT_INTERRUPTED = 4
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,21 @@ class RunOutcome:
 
     results: Mapping[str, Mapping[str, Any]]
     harness_errors: tuple[str, ...]
+    interrupted: bool = False
+    """SIGINT or SIGTERM stopped the run: the selected cases without a result were not reached."""
 
     def verdict(self, case_id: str) -> str:
         return str(self.results[case_id]["verdict"])
 
 
-def read_outcome(report_dir: Path, case_ids: Iterable[str]) -> RunOutcome:
-    """The results of `case_ids` found under `report_dir`, missing ones as ERROR, plus JUnit-level errors."""
+def read_outcome(report_dir: Path, case_ids: Iterable[str], interrupted: bool = False) -> RunOutcome:
+    """The results of `case_ids` found under `report_dir`, missing ones as ERROR (left out when the run was
+    `interrupted`: not reached), plus JUnit-level errors."""
     folder = report_dir / "results"
     results = {case_id: _read_result(folder / f"{case_id}.json", case_id) for case_id in case_ids}
-    return RunOutcome(results, tuple(junit_errors(report_dir / "junit.xml")))
+    if interrupted:
+        results = {case_id: result for case_id, result in results.items() if result.get("reason") != NO_RESULT}
+    return RunOutcome(results, tuple(junit_errors(report_dir / "junit.xml")), interrupted)
 
 
 def _read_result(path: Path, case_id: str) -> Mapping[str, Any]:
@@ -84,14 +91,19 @@ def junit_errors(path: Path) -> list[str]:
     ]
 
 
-def exit_code(verdicts: Iterable[str], harness_errors: Sequence[str] = (), stale_waivers: Sequence[str] = ()) -> int:
+def exit_code(
+    verdicts: Iterable[str], harness_errors: Sequence[str] = (), stale_waivers: Sequence[str] = (), interrupted: bool = False
+) -> int:
     """The run's exit code from the reported verdicts (waivers applied); the one place that decides it.
 
+    4 when the run was interrupted (SIGINT or SIGTERM): it judged only part of the selection, whatever it found;
     3 when anything is an ERROR (a case's or the harness's: the run proves nothing, whatever else happened);
     else 1 when a FAIL is not waived, a case is INCONCLUSIVE or a waiver is stale (the case it covers PASSes);
     else 0: every case PASSed or is a waived FAIL. Usage errors (2) stop a run before there are verdicts.
     """
     seen = set(verdicts)
+    if interrupted:
+        return EXIT_INTERRUPTED
     if harness_errors or Verdict.ERROR.value in seen:
         return EXIT_HARNESS_ERROR
     if stale_waivers or seen - {Verdict.PASS.value, WAIVED}:
@@ -110,9 +122,10 @@ def summarize(
     `waivers` are the active ones by case id. A profile row counts the cases the profile requires
     (applicable: M, or C with its condition true), so PASS + FAIL + waived + INCONCLUSIVE + ERROR + not run
     always equals M + C; "not run" covers cases the harness does not implement yet and cases left out with
-    --cases. ``totals`` counts each case run once, whatever the number of profiles listing it.
+    --cases and, in an interrupted run, cases it did not reach. ``totals`` counts each case run once, whatever
+    the number of profiles listing it.
     """
-    cases = [_case_line(case_id, outcome.results[case_id], waivers.get(case_id)) for case_id in ran]
+    cases = [_case_line(case_id, outcome.results[case_id], waivers.get(case_id)) for case_id in ran if case_id in outcome.results]
     reported = {case["id"]: case["reported"] for case in cases}
     stale = [case["id"] for case in cases if case["waiver"] and case["waiver"]["state"] == "stale"]
     statuses = status_per_case(per_profile)
@@ -124,7 +137,8 @@ def summarize(
         "not_applicable": sum(1 for status in statuses.values() if status == "not_applicable"),
         "not_implemented": sum(1 for status in statuses.values() if status == "not_implemented"),
         "harness_errors": list(outcome.harness_errors),
-        "exit_code": exit_code(reported.values(), outcome.harness_errors, stale),
+        "interrupted": outcome.interrupted,
+        "exit_code": exit_code(reported.values(), outcome.harness_errors, stale, outcome.interrupted),
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,10 +151,10 @@ def test_sut_file_of_the_other_role_and_faults_on_a_real_sut_exit_2(capsys: pyte
 
 
 def test_pytest_collecting_nothing_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 5))
+    monkeypatch.setattr(cli.Supervisor, "run", lambda *a, **k: 5)
     function = cli.TestFunction("TC_B_01_CS", "testcases/cs/test_b_provisioning.py", "test_tc_b_01_cs")
     with pytest.raises(cli.UsageFailure, match="collected no test"):
-        cli._execute("cs", "reference", [], [function], tmp_path, log=None)
+        cli._execute("cs", "reference", [], [function], tmp_path, None, cli.Supervisor())
 
 
 def test_pytest_command_runs_exactly_the_node_ids(tmp_path: Path) -> None:
@@ -195,6 +194,17 @@ def test_selftest_with_nothing_implemented_exits_2(capsys: pytest.CaptureFixture
 ])
 def test_exit_code(verdicts: list[str], errors: list[str], stale: list[str], expected: int) -> None:
     assert exit_code(verdicts, errors, stale) == expected
+
+
+def test_an_interrupted_run_exits_4_whatever_its_verdicts() -> None:
+    assert exit_code(["PASS", "ERROR"], ["test_x: teardown failed"], ["TC_B_01_CS"], interrupted=True) == 4
+
+
+def test_a_case_an_interrupted_run_did_not_reach_is_not_run_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "TC_A.json").write_text(json.dumps({"id": "TC_A", "verdict": "ERROR", "reason": "interrupted"}))
+    outcome = read_outcome(tmp_path, ["TC_A", "TC_B"], interrupted=True)
+    assert list(outcome.results) == ["TC_A"] and outcome.interrupted
 
 
 def test_missing_result_is_an_error(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ folder always says what was run, against what, with which PICS and waivers, even
 Its keys: ``harness_version``, ``edition``, ``role``, ``profiles``, ``sut_source`` ("reference" or the SUT file),
 ``csms_url`` (CSMS under test only), ``security_profile`` and ``security_profile_basis``, ``pics_path`` and
 ``pics_sha256``, ``faults``, ``waivers_path`` and ``waivers_sha256``, ``cases`` (the case ids the run selected),
-``implemented`` (the case ids this harness version implemented), ``started_at``, ``finished_at`` (UTC ISO).
+``implemented`` (the case ids this harness version implemented), ``started_at``, ``finished_at`` (UTC ISO),
+``interrupted`` (true when SIGINT or SIGTERM stopped the run: selected cases without a result were not reached).
 
 The summary is rebuilt from ``run.json``, the result files, the catalog and the selection, so that
 ``ocpp-conformance report`` can re-judge a finished run (e.g. with new waivers) without running it again.
@@ -39,6 +40,7 @@ SUMMARY_MD = "summary.md"
 SESSION_TRACE = "traces/session.jsonl"
 """What the harness did with the SUT outside the cases (harness.restore), written by the plugin."""
 NOT_RUN = "not run"
+NOT_REACHED = "not reached: the run was interrupted (SIGINT or SIGTERM) before it"
 IDENTITY_FIELDS = ("vendorName", "model", "firmwareVersion", "serialNumber")
 IDENTITY_BYTES = 100
 """Bytes of each identity field shown (the schema allows 50; a station that sends more is cut, never copied whole)."""
@@ -142,9 +144,9 @@ def write_run_info(run_dir: Path, info: Mapping[str, Any]) -> None:
     (run_dir / RUN_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
-def finish_run_info(run_dir: Path, info: Mapping[str, Any]) -> dict[str, Any]:
-    """Stamp the end of the run into run.json and return the completed record."""
-    finished = {**info, "finished_at": utc_now()}
+def finish_run_info(run_dir: Path, info: Mapping[str, Any], interrupted: bool = False) -> dict[str, Any]:
+    """Stamp the end of the run (and whether a signal cut it short) into run.json; return the completed record."""
+    finished = {**info, "finished_at": utc_now(), "interrupted": interrupted}
     write_run_info(run_dir, finished)
     return finished
 
@@ -232,7 +234,7 @@ def build(
         "expired_waivers": [waiver.to_dict() for waiver in waivers.expired(today)] if waivers else [],
         "generated_at": utc_now(),
         **verdicts,
-        "edition_cases": edition_cases(catalog, info["role"], per_profile, verdicts["cases"], pics),
+        "edition_cases": edition_cases(catalog, info["role"], per_profile, verdicts["cases"], pics, info["cases"]),
     }
 
 
@@ -261,14 +263,20 @@ def edition_cases(
     per_profile: Mapping[str, Sequence[Selection]],
     ran: Sequence[Mapping[str, Any]],
     pics: Pics | None,
+    chosen: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Every case of the edition for the role, in catalog order: its reported verdict, or why it did not run."""
+    """Every case of the edition for the role, in catalog order: its reported verdict, or why it did not run
+    (a `chosen` case without a result was not reached: the run was interrupted)."""
     by_id = {case["id"]: case for case in ran}
     statuses = status_per_case(per_profile)
     entries = []
     for case in catalog.for_role(role):
         selections = [s for selections in per_profile.values() for s in selections if s.case.id == case.id]
-        result, reason = _ran(by_id[case.id]) if case.id in by_id else (NOT_RUN, _not_run_reason(case, statuses[case.id], selections, pics))
+        if case.id in by_id:
+            result, reason = _ran(by_id[case.id])
+        else:
+            result = NOT_RUN
+            reason = NOT_REACHED if case.id in chosen else _not_run_reason(case, statuses[case.id], selections, pics)
         entries.append({"id": case.id, "title": case.title, "profiles": _flags(case), "result": result, "reason": reason})
     return entries
 
@@ -382,6 +390,8 @@ def warning_lines(summary: Mapping[str, Any]) -> list[str]:
     ]
     lines += [stale_message(case_id) for case_id in summary["stale_waivers"]]
     lines += [f"harness error: {error}" for error in summary["harness_errors"]]
+    if summary.get("interrupted"):
+        lines.append("the run was interrupted (SIGINT or SIGTERM): the cases it did not reach are not run")
     return lines
 
 

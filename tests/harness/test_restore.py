@@ -118,7 +118,7 @@ async def test_a_variable_the_case_changed_is_put_back(bench: tuple[Environment,
     case = environment.new_case(CaseInfo("TC_B_09_CS", "Set Variables - single value", "cs"))
     data = [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}, "attributeValue": "600"}]
     await case.call("SetVariables", {"setVariableData": data})
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_B_09_CS")
     assert environment.blocked is None
     put_back = [r for r in environment.link.session.records if r.get("action") == "SetVariables" and r.get("messageType") == "CALL"]
@@ -134,7 +134,7 @@ async def test_a_station_the_restore_cannot_bring_back_makes_the_next_case_incon
     await booted(environment, station)
     environment.new_case(CaseInfo("TC_G_01_CS", "Connector status", "cs"))
     await station.call("StatusNotification", status("Occupied"))
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_G_01_CS")
     blocked = await environment.before_case()
     assert isinstance(blocked, Inconclusive)
@@ -162,7 +162,7 @@ async def test_the_restore_waits_for_a_transaction_the_plug_in_started_even_when
     await booted(environment, station)
     environment.new_case(CaseInfo("TC_E_03_CS", "Local start transaction - Cable plugin first", "cs"))
     await station.call("StatusNotification", status("Occupied"))
-    environment.end_case()
+    await environment.end_case()
     restore = asyncio.create_task(environment.after_case("TC_E_03_CS", passed=False))
     await station.call("StatusNotification", status("Available"))
     done, _ = await asyncio.wait({restore}, timeout=0.5)
@@ -186,7 +186,7 @@ async def test_after_a_case_that_did_not_pass_the_station_reports_its_connectors
     station.trigger_status = "Accepted"
     station.connector_status = "Occupied"
     environment.new_case(CaseInfo("TC_E_03_CS", "Local start transaction - Cable plugin first", "cs"))
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_E_03_CS", passed=False)
     triggers = [r["payload"] for r in environment.link.session.records if r.get("action") == "TriggerMessage" and r.get("messageType") == "CALL"]
     assert {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}} in triggers
@@ -197,6 +197,6 @@ async def test_after_a_case_that_passed_the_model_is_trusted(bench: tuple[Enviro
     environment, station = bench
     await booted(environment, station)
     environment.new_case(CaseInfo("TC_B_01_CS", "Cold Boot Charging Station - Accepted", "cs"))
-    environment.end_case()
+    await environment.end_case()
     await environment.after_case("TC_B_01_CS", passed=True)
     assert "TriggerMessage" not in station.requests and environment.blocked is None

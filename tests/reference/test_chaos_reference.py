@@ -166,11 +166,12 @@ class Reference:
         return None
 
 
-def test_the_preludes_and_restores_meet_a_well_behaved_sut() -> None:
+async def test_the_preludes_and_restores_meet_a_well_behaved_sut() -> None:
     reference = Reference()
-    environment = Environment(reference_config("cs"), FakeCsms(CsmsEndpoint(), Answering({})), None, reference)  # type: ignore[arg-type]
+    driver = ReferenceDriver(reference)  # type: ignore[arg-type]
+    environment = Environment(reference_config("cs"), FakeCsms(CsmsEndpoint(), Answering({})), driver, reference)
     environment.new_case(CaseInfo(SESSION, "Restore after TC_B_01_CS", "cs"))
-    environment.end_case()
+    await environment.end_case()
     environment.new_case(CaseInfo("TC_B_01_CS", "Cold Boot Charging Station - Accepted", "cs"))
-    environment.end_case()
+    await environment.end_case()
     assert reference.started == ["TC_B_01_CS"]
