@@ -47,10 +47,11 @@ class StationChargePoint(ChargePoint):
     async def _handle_call(self, msg: Any) -> Any:
         """Before the first boot answer and while Rejected, every CSMS request gets a SecurityError (B03.FR.08).
 
-        A request that arrives right behind the BootNotificationResponse is handled once the boot coroutine has
-        taken that response in, so that frames are processed in the order they came.
+        A request that arrives right behind the BootNotificationResponse (read, queued, not yet taken in by the
+        boot coroutine) is handled once it is, so that frames are processed in the order they came. One that
+        arrives before the response is answered at once: waiting would hold the reader that must read it.
         """
-        if self._station.registration is None and self._station.boot_in_flight:
+        if self._station.registration is None and self._station.boot_in_flight and not self._response_queue.empty():
             async with asyncio.timeout(self._response_timeout):
                 await self._station.boot_answered.wait()
         if self._station.registration in (None, RegistrationStatusEnumType.rejected):

@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from ocpp.exceptions import GenericError
+from ocpp.exceptions import GenericError, SecurityError
+from ocpp.messages import Call
 
 from harness.actions import Action, ActionUnavailable, ReferenceDriver
 from harness.case import SESSION, CaseInfo
@@ -17,6 +18,8 @@ from harness.reference import chaos as reference_chaos
 from harness.reference.chaos import Chaos
 from harness.reference.csms import CsmsSettings, ReferenceCsms
 from harness.reference.mutations import Mutator
+from harness.reference.station import ReferenceStation, StationSettings
+from harness.reference.station_handlers import StationChargePoint
 from harness.reference.wire import MutatedConnection
 from harness.roles import Answering, CsmsEndpoint, FakeCsms
 
@@ -175,3 +178,17 @@ async def test_the_preludes_and_restores_meet_a_well_behaved_sut() -> None:
     environment.new_case(CaseInfo("TC_B_01_CS", "Cold Boot Charging Station - Accepted", "cs"))
     await environment.end_case()
     assert reference.started == ["TC_B_01_CS"]
+
+
+# --- the reference station's reader -----------------------------------------------------------------------
+
+async def test_a_request_before_the_boot_answer_is_refused_at_once_not_after_the_message_timeout() -> None:
+    """Waiting there held the reader that had to read the BootNotificationResponse: the station stalled for its
+    MessageTimeout (30 s) whenever a case began while it rebooted."""
+    station = ReferenceStation(StationSettings(csms_url="ws://127.0.0.1:9"))
+    station.boot_in_flight = True
+    charge_point = StationChargePoint(station, Socket(), response_timeout=30)
+    request = Call(unique_id="1", action="GetVariables", payload={"getVariableData": []})
+    async with asyncio.timeout(5):
+        with pytest.raises(SecurityError):
+            await charge_point._handle_call(request)
