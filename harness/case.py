@@ -358,6 +358,9 @@ class Case:
                 f"no answer to {action} within {timeout:.0f} s", self.current_step, self.requirement_for(requirement)
             ) from None
         except ConnectionClosedDuringCall as error:
+            if self._limits_reached:
+                # The harness closed the connection at a limit of its own: not the SUT's doing.
+                raise self._limits_reached[0] from None
             raise SutFailure(f"{error} ({action})", self.current_step, self.requirement_for(requirement)) from None
         self._raise_pending(monitors=False)
         assert isinstance(answer.frame, (CallResult, CallError)), "the RPC endpoint resolves a CALL with its answer"

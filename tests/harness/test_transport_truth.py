@@ -218,3 +218,17 @@ async def test_a_station_offering_another_subprotocol_is_refused_and_the_timeout
             await case.expect("BootNotification", timeout=0.5)
         assert ws.close_code == 1002
     assert "handshake(s) refused" in str(failure.value) and "no ocpp2.0.1 subprotocol offered" in str(failure.value)
+
+
+async def test_an_answer_over_the_frame_limit_is_inconclusive_not_a_closed_connection_fail(small_csms: FakeCsms) -> None:
+    """The harness closes the connection itself at its limit; the CALL it waited on is then unanswered, which is
+    no fault of the SUT: the verdict is the limit's INCONCLUSIVE, not "the connection closed"."""
+    case = _case(small_csms)
+    async with await _station(small_csms) as ws:
+        await small_csms.wait_for_connection(WAIT)
+        calling = asyncio.create_task(case.call("GetVariables", {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]}))
+        request = json.loads(await ws.recv())
+        await ws.send(json.dumps([3, request[1], {"getVariableResult": [], "customData": {"vendorId": "x" * 100_000}}]))
+        with pytest.raises(Inconclusive) as stopped:
+            await calling
+    assert "[limits] max_frame_bytes" in stopped.value.reason
