@@ -188,13 +188,13 @@ async def accepted(case: Case, reboot: bool) -> None:
     connection = link.connection.number if link.connection else 0
     if model.registration == "Pending":
         trigger = await case.call_answer("TriggerMessage", {"requestedMessage": "BootNotification"})
-        if trigger.payload.get("status") != "Accepted":
+        if not isinstance(trigger, CallResult) or trigger.payload.get("status") != "Accepted":
             case.trace.event("restore", note="TriggerMessage BootNotification not accepted; waiting for the interval")
     wait = config.timeouts.message + (model.boot_interval or 0)
     try:
         await case.wait_until(lambda: model.accepted or _registered_silently(case, connection), "an accepted BootNotification", wait)
     except SutFailure:
-        if model.registration is None and await _already_accepted(case):
+        if model.registration in (None, "Accepted") and await _already_accepted(case):
             return
         if not reboot:
             raise
@@ -202,7 +202,7 @@ async def accepted(case: Case, reboot: bool) -> None:
         await case.wait_until(lambda: model.accepted and model.connection > connection, "a BootNotification after the reboot", wait)
     if not model.accepted:
         case.trace.event("restore", note="the station sends messages without booting: it considers itself Accepted")
-        model.registration = "Accepted"
+        model.confirm_registration()
         return
     await connectors_reported(case)
 
@@ -232,7 +232,7 @@ async def _already_accepted(case: Case) -> bool:
     model = case.link.model
     if status == "Rejected":
         case.trace.event("restore", note="TriggerMessage BootNotification Rejected: the station is Accepted already (F06.FR.17)")
-        model.registration = "Accepted"
+        model.confirm_registration()
         return True
     if status == "Accepted":
         await case.wait_until(lambda: model.accepted, "the triggered BootNotification")

@@ -18,6 +18,9 @@ Each fact and the frame that sets it, in the words of Part 2:
 fact                               set by
 =================================  ===========================================================
 registration                       BootNotificationResponse.status (B01-B03)
+registered_on_connection           on a new connection: its BootNotificationResponse, or any other CALL of
+                                   the station (a station that reconnects without rebooting is still
+                                   Accepted, one that reboots is not until it boots again)
 boot_interval                      BootNotificationResponse.interval
 connectors[(evse, connector)]      StatusNotificationRequest.connectorStatus, NotifyEventRequest
                                    eventData[] of Connector.AvailabilityState (G01, N07)
@@ -66,6 +69,9 @@ class SutModel:
     boot_interval: int | None = None
     connection: int = 0
     connected: bool = False
+    registered_on_connection: bool = False
+    """Whether the registration holds on the current connection: until the station's first frame on it, a
+    reconnect (still Accepted) cannot be told from a reboot (Accepted no more until its BootNotification)."""
     connectors: dict[tuple[int, int], str] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
     variables: dict[VariableKey, str] = field(default_factory=dict)
@@ -96,6 +102,8 @@ class SutModel:
         if not isinstance(payload, dict) or action is None:
             return
         if kind == "CALL":
+            if record.get("direction") == STATION_TO_CSMS and action != "BootNotification":
+                self.registered_on_connection = True
             self._pending_calls[str(record.get("messageId"))] = {"action": action, "payload": payload}
             handler = _CALLS.get(action)
         elif kind == "CALLRESULT":
@@ -114,6 +122,7 @@ class SutModel:
         if event == "connection opened":
             self.connection = int(record.get("connection", self.connection + 1))
             self.connected = True
+            self.registered_on_connection = False
             self._pending_calls.clear()
         elif event == "connection closed" and record.get("connection") == self.connection:
             self.connected = False
@@ -126,7 +135,13 @@ class SutModel:
 
     @property
     def accepted(self) -> bool:
-        return self.connected and self.registration == "Accepted"
+        return self.connected and self.registration == "Accepted" and self.registered_on_connection
+
+    def confirm_registration(self) -> None:
+        """The station showed it considers itself Accepted on this connection (F06.FR.17, or it talks without
+        booting)."""
+        self.registration = "Accepted"
+        self.registered_on_connection = True
 
     def occupied(self) -> list[tuple[int, int]]:
         """Connectors last reported Occupied (an EV cable is plugged in)."""
@@ -139,6 +154,8 @@ class SutModel:
             found.append("no open connection")
         elif self.registration != "Accepted":
             found.append(f"registration {self.registration or 'not booted'}")
+        elif not self.registered_on_connection:
+            found.append(f"registration not yet shown on connection {self.connection} (a reconnect or a reboot)")
         found += [f"transaction {t} running" for t in self.transactions]
         found += [f"connector {e}/{c} Occupied" for e, c in self.occupied()]
         found += [f"a TransactionEvent due on EVSE {e} (plugged in under TxStartPoint EVConnected)" for e in sorted(self.transaction_due)]
@@ -213,6 +230,7 @@ class SutModel:
 
     def _boot_result(self, payload: dict[str, Any], request: dict[str, Any]) -> None:
         self.registration = payload.get("status")
+        self.registered_on_connection = True
         self.boot_interval = payload.get("interval")
         if self.registration != "Accepted":
             return

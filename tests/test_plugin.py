@@ -249,7 +249,7 @@ def test_cases_against_the_reference_csms_get_their_verdicts(pytester: pytest.Py
 
     passed = read_result(report_dir, "TC_X_01_CSMS")
     assert {key: passed[key] for key in ("id", "role", "verdict")} == {"id": "TC_X_01_CSMS", "role": "csms", "verdict": "PASS"}
-    assert set(passed) == {"id", "role", "verdict", "checks"}
+    assert set(passed) == {"id", "role", "verdict", "checks", "duration"}
     trace = [json.loads(line) for line in (report_dir / "traces" / "TC_X_01_CSMS.jsonl").read_text().splitlines()]
     answers = [r for r in trace if r.get("action") == "DataTransfer" and r.get("messageType") == "CALLRESULT"]
     assert [r["payload"] for r in answers] == [{"status": "UnknownVendorId"}]

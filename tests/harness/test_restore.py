@@ -200,3 +200,29 @@ async def test_after_a_case_that_passed_the_model_is_trusted(bench: tuple[Enviro
     await environment.end_case()
     await environment.after_case("TC_B_01_CS", passed=True)
     assert "TriggerMessage" not in station.requests and environment.blocked is None
+
+
+async def test_the_restore_waits_for_a_reconnected_station_to_show_its_registration(
+    bench: tuple[Environment, ScriptedStation],
+) -> None:
+    """A station that reconnects (a reboot, or a chaos SUT's dropped connection) is asked nothing before its first
+    frame on the new connection: its BootNotification, here, after which the restore goes on."""
+    environment, station = bench
+    await booted(environment, station)
+    environment.new_case(CaseInfo("TC_B_01_CS", "Cold Boot Charging Station - Accepted", "cs"))
+    await environment.end_case()
+    async with connect(f"{environment.link.url}/CS001", subprotocols=["ocpp2.0.1"]) as ws:  # type: ignore[attr-defined]
+        rebooted = ScriptedStation(ws)
+        serving = asyncio.create_task(rebooted.serve())
+        try:
+            await environment.link.wait_for_connection(5, newer_than=1)
+            restore = asyncio.create_task(environment.after_case("TC_B_01_CS", passed=True))
+            done, _ = await asyncio.wait({restore}, timeout=0.3)
+            assert not done and rebooted.requests == [], "nothing is asked before the station shows its registration"
+            assert (await rebooted.call("BootNotification", BOOT))["status"] == "Accepted"
+            await rebooted.call("StatusNotification", status("Available"))
+            await rebooted.call("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": "2024-05-01T12:00:00Z"})
+            await asyncio.wait_for(restore, 5)
+        finally:
+            serving.cancel()
+    assert environment.blocked is None and environment.link.model.accepted

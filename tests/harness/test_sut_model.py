@@ -130,3 +130,25 @@ def test_no_transaction_event_is_due_when_the_plug_in_alone_starts_none() -> Non
     _tx_start_point(model, "Authorized")
     call(model, STATION_TO_CSMS, "StatusNotification", {"evseId": 1, "connectorId": 1, "connectorStatus": "Occupied"}, {})
     assert model.transaction_due == set()
+
+
+def test_on_a_new_connection_the_registration_holds_only_once_the_station_shows_it() -> None:
+    """A reconnect (still Accepted) and a reboot (not Accepted until it boots again) look the same until the
+    station's first frame: a request sent in between meets a station still booting (SecurityError)."""
+    model = SutModel()
+    booted(model)
+    model.observe({"event": "connection opened", "connection": 2})
+    assert not model.accepted and any("not yet shown on connection 2" in d for d in model.departures())
+    call(model, STATION_TO_CSMS, "Heartbeat", {}, {"currentTime": "2024-05-01T12:00:00Z"})
+    assert model.accepted and model.departures() == []
+    model.observe({"event": "connection opened", "connection": 3})
+    call(model, STATION_TO_CSMS, "BootNotification", {"reason": "PowerUp"}, {"status": "Accepted", "interval": 5})
+    assert model.accepted
+
+
+def test_a_request_of_the_csms_on_a_new_connection_shows_nothing_of_the_station() -> None:
+    model = SutModel()
+    booted(model)
+    model.observe({"event": "connection opened", "connection": 2})
+    call(model, CSMS_TO_STATION, "GetVariables", {"getVariableData": []}, {"getVariableResult": []})
+    assert not model.accepted
