@@ -61,10 +61,18 @@ async def _station(csms: FakeCsms, subprotocols: list[str] | None = None) -> Cli
 # -- the CSMS's side of the handshake (harness = station) ----------------------------------------------------
 
 
-async def _csms_answering(select: str | None) -> tuple[object, str, list[int | None]]:
+class _Closes(list[int | None]):
+    """The close code each connection got, and an event set at each close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.event = asyncio.Event()
+
+
+async def _csms_answering(select: str | None) -> tuple[object, str, _Closes]:
     """A WebSocket server that completes every handshake with subprotocol ``select`` (None: no header) and then
     keeps talking, as a CSMS that ignores Part 4 §3.2 does; it records the close code each connection gets."""
-    closes: list[int | None] = []
+    closes = _Closes()
 
     async def handler(websocket: ServerConnection) -> None:
         try:
@@ -72,6 +80,7 @@ async def _csms_answering(select: str | None) -> tuple[object, str, list[int | N
             await websocket.wait_closed()
         finally:
             closes.append(websocket.close_code)
+            closes.event.set()
 
     def choose(connection: ServerConnection, offered: object) -> str | None:
         return select
@@ -93,9 +102,7 @@ async def test_a_csms_that_does_not_agree_to_ocpp201_is_refused_and_traced(selec
         refused = [r for r in link.session.records if r.get("event") == "handshake refused"]
         assert refused and refused[0]["url"].startswith(url)
         if select is None:
-            async with asyncio.timeout(WAIT):
-                while not closes:
-                    await asyncio.sleep(0)
+            await asyncio.wait_for(closes.event.wait(), WAIT)
             assert closes == [1002]
     finally:
         await link.stop()
